@@ -1,0 +1,82 @@
+"""Every AWS client is built here, from a session, with one botocore Config.
+
+boto3 itself honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), which is how the whole
+system runs against a local emulator without code changes. Retries are botocore's own: standard
+mode backs off on throttling and transient errors, so no call site loops by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+
+DEFAULT_REGION = "us-east-1"
+
+
+# Standard mode retries throttling and transient errors with jittered back-off; 8 attempts ride
+# out a burst of throttling without hiding a hard failure for long.
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 8},
+    connect_timeout=10,
+    read_timeout=30,
+    max_pool_connections=32,
+    user_agent_extra="ikr",
+)
+
+
+def default_session() -> boto3.Session:
+    """The central account's own session, from the usual credential chain."""
+    session = boto3.Session()
+    if session.region_name is None:
+        session = boto3.Session(region_name=DEFAULT_REGION)
+    return session
+
+
+def _client(session: boto3.Session, service: str) -> Any:
+    return session.client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]
+
+
+def iam(session: boto3.Session) -> IAMClient:
+    client: IAMClient = _client(session, "iam")
+    return client
+
+
+def sts(session: boto3.Session) -> STSClient:
+    client: STSClient = _client(session, "sts")
+    return client
+
+
+def organizations(session: boto3.Session) -> OrganizationsClient:
+    client: OrganizationsClient = _client(session, "organizations")
+    return client
+
+
+def ssm(session: boto3.Session) -> SSMClient:
+    client: SSMClient = _client(session, "ssm")
+    return client
+
+
+def dynamodb(session: boto3.Session) -> DynamoDBClient:
+    client: DynamoDBClient = _client(session, "dynamodb")
+    return client
+
+
+def dynamodbstreams(session: boto3.Session) -> DynamoDBStreamsClient:
+    client: DynamoDBStreamsClient = _client(session, "dynamodbstreams")
+    return client
+
+
+def ses(session: boto3.Session) -> SESClient:
+    client: SESClient = _client(session, "ses")
+    return client

@@ -1,0 +1,185 @@
+"""`ikr`: thin wiring from command-line arguments to the use cases. Exit 0 all well, 1 some account
+or user failed, 2 bad settings or usage."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from central import __version__, aws, crypto
+from central import tag_users as tagging
+from central.errors import IkrError, SettingsError, UsageError, aws_reason
+from central.expiry_table import ExpiryTable
+from central.run import run_rotation
+from central.secrets import UserKeyStore, parameter_name
+from central.services import build_services
+from central.sessions import SessionBroker
+from central.settings import AccessSettings, Settings, load_settings
+from central.summary import run_lines
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+OK, FAILED, BAD_USAGE = 0, 1, 2
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant, e.g. 2027-03-01T12:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _account_id(text: str) -> str:
+    if not (len(text) == 12 and text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account id")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ikr", description="Rotate IAM user access keys across an AWS Organization.")
+    top.add_argument("--version", action="version", version=f"ikr {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("bootstrap", help="create the expiry table (stream and TTL on), idempotently")
+
+    rotate = commands.add_parser("rotate", help="one rotator run: discover, sweep, rotate every opted-in account")
+    rotate.add_argument(
+        "--now", type=_instant, help="act as if it were this instant (ISO-8601); default: IKR_NOW or now"
+    )
+    rotate.add_argument("--dry-run", action="store_true", help="decide and print, change nothing")
+    rotate.add_argument(
+        "--account", type=_account_id, action="append", default=[], metavar="ID", help="only this account (repeatable)"
+    )
+
+    pump = commands.add_parser("stream-pump", help="feed the expiry table's stream to the destructor, as Lambda would")
+    pump.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path(".ikr-stream-checkpoint.json"),
+        help="file remembering how far the stream was read (default: %(default)s)",
+    )
+    pump.add_argument("--now", type=_instant, help="the destructor's clock (ISO-8601); default: IKR_NOW or now")
+
+    decrypt = commands.add_parser("decrypt", help="decrypt an encrypted key id or secret from a rotation mail")
+    decrypt.add_argument("--user", required=True, help="the IAM user the mail was for")
+    decrypt.add_argument(
+        "--account",
+        type=_account_id,
+        help="read the user's key from this account through the member role "
+        "(default: the account of your own credentials)",
+    )
+    decrypt.add_argument("ciphertext", nargs="*", help="values to decrypt (default: one per line on stdin)")
+
+    tag = commands.add_parser("tag-users", help="tag IAM users from a JSON file (iam-user-tags.json shape)")
+    tag.add_argument("file", type=Path)
+    tag.add_argument("--dry-run", action="store_true", help="check the file and print what would be tagged")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except (SettingsError, UsageError) as exc:
+        print(f"ikr: {exc}", file=sys.stderr)
+        return BAD_USAGE
+    except NoCredentialsError:
+        print("ikr: no AWS credentials found (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
+        return BAD_USAGE
+    except (IkrError, ClientError, BotoCoreError) as exc:
+        print(f"ikr: {exc if isinstance(exc, IkrError) else aws_reason(exc)}", file=sys.stderr)
+        return FAILED
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    settings: AccessSettings = load_settings(AccessSettings)
+    table = ExpiryTable(aws.dynamodb(aws.default_session()), settings.IAM_KEY_ROTATOR_TABLE)
+    created = table.create()
+    print(f"expiry table {table.name} {'created' if created else 'already there'}; stream {table.stream_arn()}")
+    return OK
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    services = build_services(load_settings(), purpose="rotate", now=args.now)
+    result = run_rotation(services, dry_run=args.dry_run, only=args.account)
+    for line in run_lines(result):
+        print(line)
+    return result.exit_code
+
+
+def _stream_pump(args: argparse.Namespace) -> int:
+    from central.stream_pump import Checkpoint, pump  # noqa: PLC0415 - only this command needs it
+    from handlers import destructor  # noqa: PLC0415 - the pump stands in for Lambda invoking the handler
+
+    if args.now is not None:
+        os.environ["IKR_NOW"] = args.now.isoformat()  # the handler reads its clock from the environment
+    settings: Settings = load_settings()
+    session = aws.default_session()
+    table = ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE)
+    result = pump(aws.dynamodbstreams(session), table.stream_arn(), destructor.handler, Checkpoint(args.checkpoint))
+    print(
+        f"stream-pump: {result.records} record(s) in {result.batches} batch(es) handed to the destructor, "
+        f"{result.failed} left for a retry"
+    )
+    return FAILED if result.failed else OK
+
+
+def _decrypt(args: argparse.Namespace) -> int:
+    settings: AccessSettings = load_settings(AccessSettings)
+    central = aws.default_session()
+    if args.account:
+        broker = SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose="decrypt")
+        session, where = broker.session_for(args.account), f"account {args.account}"
+    else:
+        session, where = central, "this account"
+    key = UserKeyStore(aws.ssm(session), args.account or "self").get(args.user)
+    if key is None:
+        raise UsageError(
+            f"{where} has no SSM parameter {parameter_name(args.user)}: the key was never made, "
+            "or was removed with the old access key"
+        )
+    values = args.ciphertext or [line for line in sys.stdin.read().split() if line]
+    if not values:
+        raise UsageError("give the encrypted values as arguments or one per line on stdin")
+    for value in values:
+        print(crypto.decrypt(key, value))
+    return OK
+
+
+def _tag_users(args: argparse.Namespace) -> int:
+    entries = tagging.load(args.file)
+    settings: AccessSettings = load_settings(AccessSettings)
+    central = aws.default_session()
+    broker = SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose="tag-users")
+
+    def iam_for(account_id: str | None) -> IAMClient:
+        return aws.iam(central if account_id is None else broker.session_for(account_id))
+
+    failures = tagging.apply(entries, iam_for, args.dry_run, print)
+    print(
+        f"tag-users: {len(entries) - failures} of {len(entries)} user(s) "
+        f"{'would be tagged' if args.dry_run else 'tagged'}"
+    )
+    return FAILED if failures else OK
+
+
+_COMMANDS = {
+    "bootstrap": _bootstrap,
+    "rotate": _rotate,
+    "stream-pump": _stream_pump,
+    "decrypt": _decrypt,
+    "tag-users": _tag_users,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Typed failures, one per domain. Messages name the account and user, never a secret."""
+
+from __future__ import annotations
+
+
+class IkrError(Exception):
+    """Base of every failure ikr raises on purpose."""
+
+
+class SettingsError(IkrError):
+    """The environment does not hold a usable configuration (exit code 2)."""
+
+
+class UsageError(IkrError):
+    """A command was called with input it cannot use (exit code 2)."""
+
+
+class AccountError(IkrError):
+    """Work in one account failed; the run goes on with the others."""
+
+    def __init__(self, account_id: str, message: str) -> None:
+        super().__init__(f"account {account_id}: {message}")
+        self.account_id = account_id
+
+
+class AccountAccessError(AccountError):
+    """ikr could not get into the account (AssumeRole refused, role missing)."""
+
+
+class DeliveryError(IkrError):
+    """A mail could not be handed to the mail system."""
+
+
+class SecretStoreError(IkrError):
+    """The per-user encryption key could not be read or written."""
+
+
+class InvalidItemError(IkrError):
+    """An expiry table item or stream record lacks what ikr needs to act on it."""
+
+
+def aws_reason(exc: Exception) -> str:
+    """An AWS failure in one line: the error code and AWS's message (which never holds our secrets)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,238 @@
+"""The shared DynamoDB expiry table: one item per rotation, from intent to the old key's deletion.
+
+Key: `account_id` (partition) and `item_key` = `<user>#<old key id>` (sort), so one Query reads an
+account's items and a prefix reads one user's. An item walks through states:
+
+    started ──► key-created ──► scheduled ──(removed at expires_at)──► destructor
+       (write-ahead journal: a rerun resumes or rolls back)     (TTL attribute set only here)
+
+Only `scheduled` items carry `expires_at`, the TTL attribute, so TTL can never remove a journal
+entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
+whose time has passed. No secret is ever written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from central.errors import InvalidItemError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TTL_ATTRIBUTE = "expires_at"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class State(StrEnum):
+    STARTED = "started"  # intent written; CreateAccessKey may or may not have happened
+    KEY_CREATED = "key-created"  # new key exists, not yet delivered
+    SCHEDULED = "scheduled"  # the old key waits for expires_at
+    FAILED = "failed"  # destruction gave up; kept for people to look at
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+class ExpiryItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    account_id: str
+    user_name: str
+    old_key_id: str
+    state: State
+    started_at: int
+    email: str | None = None
+    new_key_id: str | None = None
+    expires_at: int | None = None
+    attempts: int = 0
+    swept_at: int | None = None
+    last_error: str | None = None
+    run_id: str | None = None
+
+    @field_validator("started_at", "expires_at", "attempts", "swept_at", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
+        return int(value) if isinstance(value, Decimal) and value == int(value) else value
+
+    @property
+    def item_key(self) -> str:
+        return f"{self.user_name}#{self.old_key_id}"
+
+    @property
+    def where(self) -> str:
+        return f"account {self.account_id} user {self.user_name} key {self.old_key_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        plain = {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        plain["item_key"] = self.item_key
+        return {key: _serializer.serialize(value) for key, value in plain.items()}
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> ExpiryItem:
+        try:
+            return cls.model_validate(plain)
+        except ValidationError as exc:
+            fields = ", ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+            ident = f"account {plain.get('account_id', '?')} item {plain.get('item_key', '?')}"
+            raise InvalidItemError(f"expiry item of {ident} is not usable ({fields})") from None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ExpiryItem:
+        return cls.from_plain({key: _deserializer.deserialize(value) for key, value in item.items()})
+
+
+class ExpiryTable:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+        self._db = dynamodb
+        self.name = table_name
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def create(self) -> bool:
+        """Create the table with stream and TTL; False when it was there already (TTL is ensured)."""
+        created = True
+        try:
+            self._db.create_table(
+                TableName=self.name,
+                AttributeDefinitions=[
+                    {"AttributeName": "account_id", "AttributeType": "S"},
+                    {"AttributeName": "item_key", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "account_id", "KeyType": "HASH"},
+                    {"AttributeName": "item_key", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            created = False
+        self._db.get_waiter("table_exists").wait(TableName=self.name)
+        ttl = self._db.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            self._db.update_time_to_live(
+                TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+            )
+        return created
+
+    def stream_arn(self) -> str:
+        arn = self._db.describe_table(TableName=self.name)["Table"].get("LatestStreamArn")
+        if not arn:
+            raise InvalidItemError(f"table {self.name} has no stream; run `ikr bootstrap`")
+        return arn
+
+    # -- reading --------------------------------------------------------------------------------
+    def for_account(self, account_id: str) -> list[ExpiryItem]:
+        return list(self._query(account_id))
+
+    def for_user(self, account_id: str, user_name: str) -> list[ExpiryItem]:
+        return list(self._query(account_id, prefix=f"{user_name}#"))
+
+    def _query(self, account_id: str, prefix: str | None = None) -> Iterator[ExpiryItem]:
+        condition = "account_id = :a" + (" AND begins_with(item_key, :p)" if prefix else "")
+        values: dict[str, Any] = {":a": {"S": account_id}}
+        if prefix:
+            values[":p"] = {"S": prefix}
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.name,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                yield ExpiryItem.from_item(item)
+
+    # -- the rotation journal -------------------------------------------------------------------
+    def begin(self, item: ExpiryItem) -> None:
+        """Write the intent; fails if this rotation is already under way (a concurrent run)."""
+        self._db.put_item(
+            TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
+        )
+
+    def advance(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
+        """Move an item on, only from the state it was read in, so two runs never both advance it."""
+        updated = item.model_copy(update=changes)
+        self._db.put_item(
+            TableName=self.name,
+            Item=updated.to_item(),
+            ConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":s": {"S": item.state.value}},
+        )
+        return updated
+
+    def remove(self, item: ExpiryItem) -> None:
+        self._db.delete_item(TableName=self.name, Key=self._key(item))
+
+    def put(self, item: ExpiryItem) -> None:
+        self._db.put_item(TableName=self.name, Item=item.to_item())
+
+    # -- expiry ---------------------------------------------------------------------------------
+    def sweep(self, now: datetime) -> list[ExpiryItem]:
+        """Remove scheduled items whose time has passed, as TTL would (TTL may lag by days).
+
+        The removal time is written first, so a destructor with another clock still sees the item
+        as expired when the sweep ran.
+        """
+        removed: list[ExpiryItem] = []
+        cutoff = epoch(now)
+        paginator = self._db.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.name,
+            FilterExpression="#s = :scheduled AND #e <= :now",
+            ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                item = ExpiryItem.from_item(raw)
+                if self._remove_swept(item, cutoff):
+                    removed.append(item)
+        return removed
+
+    def _remove_swept(self, item: ExpiryItem, cutoff: int) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=self._key(item),
+                UpdateExpression="SET swept_at = :now",
+                ConditionExpression="#s = :scheduled AND #e <= :now",
+                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
+            )
+            self._db.delete_item(
+                TableName=self.name,
+                Key=self._key(item),
+                ConditionExpression="swept_at = :now",
+                ExpressionAttributeValues={":now": {"N": str(cutoff)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False  # TTL or another run removed or changed it first
+            raise
+        return True
+
+    def _key(self, item: ExpiryItem) -> dict[str, Any]:
+        return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key}}

@@ -1,0 +1,75 @@
+"""The words of the mail a user gets with a new key. Pure: values in, a Mail out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from pydantic import SecretStr
+
+from central.mailers.base import Mail
+from central.model import Account, Frozen
+
+
+class NewKeyNotice(Frozen):
+    account: Account
+    user: str
+    email: str
+    new_key_id: str
+    secret: SecretStr  # the secret access key, or its Fernet ciphertext when encrypted
+    encrypted_key_id: str | None = None  # set when the pair is encrypted
+    old_key_id: str
+    old_key_deleted_at: datetime
+    instructions: str = ""
+
+
+def new_key_mail(notice: NewKeyNotice) -> Mail:
+    account = f"{notice.account.name} ({notice.account.id})"
+    deleted = f"{notice.old_key_deleted_at:%Y-%m-%d %H:%M} UTC"
+    secret = notice.secret.get_secret_value()
+    if notice.encrypted_key_id is not None:
+        pair = [
+            ("Encrypted access key id", notice.encrypted_key_id),
+            ("Encrypted secret access key", secret),
+        ]
+        how = (
+            "The pair is encrypted with a key kept for you in this account's SSM Parameter Store at "
+            f"/ikr/secret/iam/{notice.user}. Decrypt each value with:  ikr decrypt --user {notice.user} "
+            f"<value>  (with your own credentials in account {notice.account.id}), or with any Fernet "
+            f"implementation and that parameter's value. Decrypt before {deleted}: the encryption key "
+            "is removed together with the old key."
+        )
+    else:
+        pair = [("Access key id", notice.new_key_id), ("Secret access key", secret)]
+        how = ""
+    rows = [("Account", account), ("IAM user", notice.user), *pair]
+    subject = f"New AWS access key for {notice.user} in {account}"
+    lines = [
+        f"Hello {notice.user},",
+        "",
+        f"A new access key was made for IAM user {notice.user} in AWS account {account}.",
+        "Please put it wherever the old key is used.",
+        "",
+        *(f"{label}: {value}" for label, value in rows),
+        "",
+        *([how, ""] if how else []),
+        f"Your old key {notice.old_key_id} stops working when it is deleted at {deleted}.",
+        *(["", f"Instructions: {notice.instructions}"] if notice.instructions else []),
+        "",
+        "-- ikr, IAM key rotation",
+    ]
+    cells = "".join(
+        f"<tr><th align='left'>{escape(label)}</th><td><code>{escape(value)}</code></td></tr>" for label, value in rows
+    )
+    html = (
+        f"<html><body><p>Hello {escape(notice.user)},</p>"
+        f"<p>A new access key was made for IAM user <b>{escape(notice.user)}</b> in AWS account "
+        f"<b>{escape(account)}</b>. Please put it wherever the old key is used.</p>"
+        f"<table>{cells}</table>"
+        + (f"<p>{escape(how)}</p>" if how else "")
+        + f"<p>Your old key <code>{escape(notice.old_key_id)}</code> stops working when it is deleted at "
+        f"<b>{escape(deleted)}</b>.</p>"
+        + (f"<p>Instructions: {escape(notice.instructions)}</p>" if notice.instructions else "")
+        + "<p>-- ikr, IAM key rotation</p></body></html>"
+    )
+    return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)

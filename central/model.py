@@ -1,0 +1,54 @@
+"""Domain records shared by the pure policy and the AWS adapters (no boto3 here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class AccessKey(Frozen):
+    key_id: str
+    status: KeyStatus
+    created: datetime
+
+
+class Tag(Frozen):
+    key: str
+    value: str
+
+
+class IamUser(Frozen):
+    name: str
+    arn: str
+    tags: tuple[Tag, ...] = ()
+    keys: tuple[AccessKey, ...] = ()
+
+
+class OrgUnit(Frozen):
+    """A root or OU on an account's path, nearest last."""
+
+    id: str
+    name: str
+    tags: tuple[Tag, ...] = ()
+
+
+class Account(Frozen):
+    id: str
+    name: str
+    tags: tuple[Tag, ...] = ()
+    path: tuple[OrgUnit, ...] = ()  # root first, the account's own parent last
+
+    @property
+    def ou_path(self) -> str:
+        return "/".join(unit.name for unit in self.path)

@@ -1,0 +1,120 @@
+"""Pure decisions: a user's keys, tags, inherited days and the time in; what to do out.
+
+The same decision drives the real run, the dry run and the report. No AWS here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from central import tags as t
+from central.model import AccessKey, Frozen, IamUser, KeyStatus
+from central.scope import AccountScope, Days
+
+
+class Action(StrEnum):
+    ROTATE = "rotate"
+    NOT_DUE = "not-due"
+    PENDING = "pending"  # rotated already; the old key waits for its deletion time
+    SKIP = "skip"
+
+
+class PendingOld(Frozen):
+    """An old key of this user already recorded for deletion."""
+
+    key_id: str
+    expires_at: datetime
+
+
+class Decision(Frozen):
+    user: str
+    action: Action
+    reason: str
+    email: str | None = None
+    rotate_after: Days
+    delete_after: Days
+    key: AccessKey | None = None  # the key to rotate, or the one whose age was judged
+    due_at: datetime | None = None
+    instructions: str = ""
+    bad_input: bool = False  # a tag the user must fix: counts as a failure of the run
+    warnings: tuple[str, ...] = ()
+
+
+def decide(user: IamUser, scope: AccountScope, now: datetime, pending: list[PendingOld]) -> Decision:
+    values, problems = t.ikr_tags(user.tags)
+    rotate_after, delete_after = scope.rotate_after, scope.delete_after
+    email: str | None = None
+    if t.EMAIL in values:
+        try:
+            email = t.parse_email(t.EMAIL, values[t.EMAIL])
+        except t.TagProblem as exc:
+            problems.append(str(exc))
+    if t.ROTATE_AFTER_DAYS in values:
+        try:
+            rotate_after = Days(days=t.parse_days(t.ROTATE_AFTER_DAYS, values[t.ROTATE_AFTER_DAYS]), source="user tag")
+        except t.TagProblem as exc:
+            problems.append(str(exc))
+    if t.DELETE_AFTER_DAYS in values:
+        try:
+            delete_after = Days(days=t.parse_days(t.DELETE_AFTER_DAYS, values[t.DELETE_AFTER_DAYS]), source="user tag")
+        except t.TagProblem as exc:
+            problems.append(str(exc))
+    instruction_text, warnings = t.instructions(values)
+    base = Decision(
+        user=user.name,
+        action=Action.SKIP,
+        reason="",
+        email=email,
+        rotate_after=rotate_after,
+        delete_after=delete_after,
+        instructions=instruction_text,
+        warnings=tuple(warnings),
+        bad_input=bool(problems or warnings),
+    )
+    if problems:
+        return base.model_copy(update={"reason": "; ".join(problems)})
+    return base.model_copy(update=_by_keys(user, now, pending, rotate_after))
+
+
+def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_after: Days) -> dict[str, object]:
+    keys = sorted(user.keys, key=lambda key: key.created)
+    pending_by_id = {item.key_id: item for item in pending}
+    waiting = [key for key in keys if key.key_id in pending_by_id]
+    if waiting:
+        old = pending_by_id[waiting[0].key_id]
+        return {
+            "action": Action.PENDING,
+            "key": waiting[0],
+            "reason": f"old key {old.key_id} is deleted at {old.expires_at:%Y-%m-%d %H:%M} UTC",
+        }
+    if not keys:
+        return {"action": Action.SKIP, "reason": "has no access key to rotate"}
+    if len(keys) > 1:
+        return {
+            "action": Action.SKIP,
+            "reason": "has two access keys; ikr rotates a user with exactly one (delete the unused one)",
+        }
+    key = keys[0]
+    if key.status is not KeyStatus.ACTIVE:
+        return {
+            "action": Action.SKIP,
+            "key": key,
+            "reason": f"its only key {key.key_id} is inactive; no new active key is made",
+        }
+    due_at = key.created + timedelta(days=rotate_after.days)
+    age = (now - key.created).days
+    if now >= due_at:
+        return {
+            "action": Action.ROTATE,
+            "key": key,
+            "due_at": due_at,
+            "reason": f"key {key.key_id} is {age} days old; rotate after {rotate_after.days} days "
+            f"({rotate_after.source})",
+        }
+    return {
+        "action": Action.NOT_DUE,
+        "key": key,
+        "due_at": due_at,
+        "reason": f"key {key.key_id} is {age} days old; due {due_at:%Y-%m-%d}",
+    }

@@ -1,0 +1,71 @@
+"""What a run did, per account and user: printed by the CLI, returned by the handlers, reported."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Outcome(StrEnum):
+    ROTATED = "rotated"
+    WOULD_ROTATE = "would-rotate"
+    NOT_DUE = "not-due"
+    PENDING = "pending"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RECOVERED = "recovered"
+    WOULD_RECOVER = "would-recover"
+
+
+class AccountStatus(StrEnum):
+    DONE = "done"
+    NOT_OPTED_IN = "not-opted-in"
+    FAILED = "failed"
+
+
+class UserResult(BaseModel):
+    user: str
+    outcome: Outcome
+    detail: str
+    failed: bool = False  # a failure or bad input: the run's exit code becomes 1
+    new_key_id: str | None = None
+    old_key_id: str | None = None
+    old_key_deleted_at: datetime | None = None
+
+
+class AccountResult(BaseModel):
+    account_id: str
+    account_name: str
+    ou_path: str = ""
+    status: AccountStatus
+    detail: str = ""
+    users: list[UserResult] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status is AccountStatus.FAILED or any(user.failed for user in self.users)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for user in self.users if user.outcome is outcome)
+
+
+class RunResult(BaseModel):
+    run_id: str
+    now: datetime
+    dry_run: bool
+    standalone: bool = False
+    swept: int = 0
+    accounts: list[AccountResult] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(account.failed for account in self.accounts)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def total(self, outcome: Outcome) -> int:
+        return sum(account.count(outcome) for account in self.accounts)

@@ -1,0 +1,39 @@
+"""Wiring: settings in, the collaborators every use case needs out. Built once per run or invocation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import boto3
+
+from central import aws
+from central.clock import Clock, clock_for
+from central.expiry_table import ExpiryTable
+from central.mailers import Mailer, build_mailer
+from central.sessions import SessionBroker
+from central.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    central: boto3.Session
+    broker: SessionBroker
+    table: ExpiryTable
+    mailer: Mailer
+    clock: Clock
+
+
+def build_services(
+    settings: Settings, central: boto3.Session | None = None, purpose: str = "rotate", now: datetime | None = None
+) -> Services:
+    session = central or aws.default_session()
+    return Services(
+        settings=settings,
+        central=session,
+        broker=SessionBroker(session, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose=purpose),
+        table=ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE),
+        mailer=build_mailer(settings, session),
+        clock=clock_for(now or settings.IKR_NOW),
+    )

@@ -1,0 +1,93 @@
+"""The one settings model, read from the environment once at start-up.
+
+Names and defaults are the original tool's where it has them, so its users' configuration keeps
+working. Secrets are never settings: only the names of SSM parameters that hold them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from pydantic import EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from central.errors import SettingsError
+
+
+class MailClient(StrEnum):
+    SES = "ses"
+    MAILGUN = "mailgun"
+    SMTP = "smtp"
+
+
+class SmtpProtocol(StrEnum):
+    SSL = "ssl"  # implicit TLS, usually port 465
+    TLS = "tls"  # STARTTLS, usually port 587
+    PLAIN = "plain"  # no TLS at all: only for a relay on localhost
+
+
+class AccessSettings(BaseSettings):
+    """What every command needs to reach the table and the member accounts (no mail settings)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
+
+    IAM_KEY_ROTATOR_TABLE: str = Field("ikr-expiry", min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")
+    IKR_MEMBER_ROLE_NAME: str = Field("ikr-member", pattern=r"^[\w+=,.@-]{1,64}$")
+    IKR_EXTERNAL_ID: str | None = Field(None, min_length=2, max_length=1224)
+    IKR_NOW: datetime | None = None
+
+    @field_validator("IKR_NOW")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # an instant without zone is taken as UTC
+        return value
+
+
+class Settings(AccessSettings):
+    """Everything the rotator and destructor read."""
+
+    ROTATE_AFTER_DAYS: int = Field(85, gt=0, description="days after which a key is rotated")
+    DELETE_AFTER_DAYS: int = Field(5, gt=0, description="days the old key lives after rotation")
+    ENCRYPT_KEY_PAIR: bool = True
+    MAIL_CLIENT: MailClient = MailClient.SES
+    MAIL_FROM: EmailStr | None = None
+    RETRY_AFTER_MINS: int = Field(5, gt=0)
+    SMTP_SERVER: str | None = None
+    SMTP_PORT: int = Field(465, gt=0, lt=65536)
+    SMTP_PROTOCOL: SmtpProtocol = SmtpProtocol.SSL
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD_PARAMETER: str | None = None
+    MAILGUN_API_URL: str | None = None
+    MAILGUN_API_KEY_NAME: str | None = None
+
+    @model_validator(mode="after")
+    def _mailer_complete(self) -> Settings:
+        if self.MAIL_FROM is None:
+            raise ValueError("MAIL_FROM is required: the address mails are sent from")
+        if self.MAIL_CLIENT is MailClient.SMTP and not self.SMTP_SERVER:
+            raise ValueError("SMTP_SERVER is required when MAIL_CLIENT=smtp")
+        if self.MAIL_CLIENT is MailClient.MAILGUN and not (self.MAILGUN_API_URL and self.MAILGUN_API_KEY_NAME):
+            raise ValueError("MAILGUN_API_URL and MAILGUN_API_KEY_NAME are required when MAIL_CLIENT=mailgun")
+        return self
+
+    @property
+    def smtp_user(self) -> str:
+        return self.SMTP_USER or str(self.MAIL_FROM)
+
+
+T = TypeVar("T", bound=AccessSettings)
+
+
+def load_settings(model: type[T] = Settings) -> T:  # type: ignore[assignment]
+    """Parse the environment, turning pydantic's report into one message naming each variable."""
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{where}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

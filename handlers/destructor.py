@@ -1,0 +1,63 @@
+"""Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from central.destruction import DestroyContext, Destroyed, destroy
+from central.errors import InvalidItemError
+from central.expiry_table import ExpiryItem
+from central.services import Services, build_services
+from central.settings import load_settings
+
+logger = Logger(service="ikr")
+metrics = Metrics(namespace="ikr", service="destructor")
+# A batch whose every record failed is answered, not raised: each failure was already logged.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+_TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+def _context(services: Services) -> DestroyContext:
+    return DestroyContext(
+        broker=services.broker,
+        table=services.table,
+        now=services.clock(),
+        retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
+    )
+
+
+def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
+    if record.event_name is not DynamoDBRecordEventName.REMOVE:
+        return
+    image = record.dynamodb.old_image if record.dynamodb else {}
+    try:
+        item = ExpiryItem.from_plain(image)
+    except InvalidItemError as exc:
+        logger.error("stream record not acted on", event_id=record.event_id, reason=str(exc))
+        return  # retrying cannot mend a malformed image
+    by_ttl = (record.user_identity or {}).get("principalId") == _TTL_PRINCIPAL
+    outcome = destroy(ctx, item, removed_by_ttl=by_ttl).outcome
+    if outcome in (Destroyed.DELETED, Destroyed.ALREADY_GONE):
+        metrics.add_metric(name="KeysDestroyed", unit=MetricUnit.Count, value=1)
+    elif outcome is Destroyed.RETRY:
+        metrics.add_metric(name="DestructionRetries", unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ctx = _context(build_services(load_settings(), purpose="destroy"))
+    response = process_partial_response(
+        event=event, record_handler=lambda record: record_handler(record, ctx), processor=processor, context=context
+    )
+    return dict(response)

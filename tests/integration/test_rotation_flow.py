@@ -1,0 +1,38 @@
+"""Rotation and destruction across several accounts of one Organization (moto in process)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from central.clock import fixed_clock
+from central.results import AccountStatus, Outcome
+from central.run import run_rotation
+from tests.integration.conftest import Harness
+
+LATER = datetime.now(UTC) + timedelta(days=100)
+
+
+def outcomes(result, account_id):
+    account = next(a for a in result.accounts if a.account_id == account_id)
+    return {user.user: user.outcome for user in account.users}
+
+
+def test_a_run_rotates_due_users_in_opted_in_accounts_only(harness: Harness):
+    harness.services.clock = fixed_clock(LATER)
+    ids = harness.world.account_ids
+
+    result = run_rotation(harness.services)
+
+    statuses = {a.account_id: a.status for a in result.accounts}
+    assert statuses[ids["sandbox"]] is AccountStatus.NOT_OPTED_IN
+    assert statuses[harness.world.management_id] is AccountStatus.NOT_OPTED_IN
+    assert outcomes(result, ids["prod"]) == {
+        "alice": Outcome.ROTATED,
+        "bob": Outcome.NOT_DUE,
+        "carol": Outcome.SKIPPED,
+    }
+    assert outcomes(result, ids["dev"]) == {"dave": Outcome.ROTATED, "erin": Outcome.SKIPPED}
+    assert result.exit_code == 1  # carol's tag is bad input
+    assert sorted(mail.to for mail in harness.mailer.sent) == ["alice@example.com", "dave@example.com"]
+    alice_keys = harness.world.iam("prod").list_access_keys(UserName="alice")["AccessKeyMetadata"]
+    assert len(alice_keys) == 2
