@@ -4,6 +4,7 @@ or user failed, 2 bad settings or usage."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -47,6 +48,14 @@ def _account_id(text: str) -> str:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ikr", description="Rotate IAM user access keys across an AWS Organization.")
     top.add_argument("--version", action="version", version=f"ikr {__version__}")
+    top.add_argument(
+        "--log-level",
+        default=os.environ.get("IKR_LOG_LEVEL", "CRITICAL"),
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="JSON log lines on stderr from this level (default: IKR_LOG_LEVEL or none; "
+        "the printed summary already names every failure)",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("bootstrap", help="create the expiry table (stream and TTL on), idempotently")
@@ -85,8 +94,19 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _route_logs(level: str) -> None:
+    """Powertools logs JSON to stdout for Lambda; at a terminal stdout is for the summary."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = level  # for loggers made later, e.g. the destructor's
+    log = logging.getLogger("ikr")
+    log.setLevel(level)
+    for handler in log.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _route_logs(args.log_level)
     try:
         return int(_COMMANDS[args.command](args))
     except (SettingsError, UsageError) as exc:

@@ -61,6 +61,7 @@ def decide(user: IamUser, scope: AccountScope, now: datetime, pending: list[Pend
         except t.TagProblem as exc:
             problems.append(str(exc))
     instruction_text, warnings = t.instructions(values)
+    warnings.extend(t.unknown_user_keys(values))
     base = Decision(
         user=user.name,
         action=Action.SKIP,

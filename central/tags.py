@@ -75,6 +75,18 @@ def parse_email(key: str, value: str) -> str:
         raise TagProblem(f"{key}={value!r} is not one e-mail address ({exc})") from None
 
 
+USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS)
+
+
+def unknown_user_keys(tags: dict[str, str]) -> list[str]:
+    """IKR: keys ikr does not read on a user: usually a typo that would silently change the policy."""
+    return [
+        f"{key} is not a tag ikr reads (known: {', '.join(USER_KEYS)}, {INSTRUCTION_PREFIX}<N>); it is ignored"
+        for key in sorted(tags)
+        if key not in USER_KEYS and not key.startswith(INSTRUCTION_PREFIX)
+    ]
+
+
 def instructions(tags: dict[str, str]) -> tuple[str, list[str]]:
     """IKR:INSTRUCTION_<N> values joined in numeric order, and problems with malformed keys."""
     numbered: list[tuple[int, str]] = []
