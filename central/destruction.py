@@ -20,6 +20,7 @@ from central.errors import IkrError, aws_reason
 from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
 from central.inventory import access_keys
 from central.secrets import UserKeyStore
+from central.services import Services
 from central.sessions import SessionBroker
 
 logger = Logger(service="ikr")
@@ -46,6 +47,15 @@ class DestroyContext:
     table: ExpiryTable
     now: datetime
     retry_after: timedelta
+
+    @classmethod
+    def from_services(cls, services: Services) -> DestroyContext:
+        return cls(
+            broker=services.broker,
+            table=services.table,
+            now=services.clock(),
+            retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
+        )
 
 
 def destroy(ctx: DestroyContext, item: ExpiryItem, removed_by_ttl: bool = False) -> DestroyResult:

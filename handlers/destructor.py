@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -17,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central.destruction import DestroyContext, Destroyed, destroy
 from central.errors import InvalidItemError
 from central.expiry_table import ExpiryItem
-from central.services import Services, build_services
+from central.services import build_services
 from central.settings import load_settings
 
 logger = Logger(service="ikr")
@@ -25,15 +24,6 @@ metrics = Metrics(namespace="ikr", service="destructor")
 # A batch whose every record failed is answered, not raised: each failure was already logged.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-
-
-def _context(services: Services) -> DestroyContext:
-    return DestroyContext(
-        broker=services.broker,
-        table=services.table,
-        now=services.clock(),
-        retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
-    )
 
 
 def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
@@ -56,7 +46,10 @@ def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ctx = _context(build_services(load_settings(), purpose="destroy"))
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        logger.error("not a DynamoDB Streams event; nothing done", extra={"event_type": type(event).__name__})
+        return {"batchItemFailures": []}
+    ctx = DestroyContext.from_services(build_services(load_settings(), purpose="destroy"))
     response = process_partial_response(
         event=event, record_handler=lambda record: record_handler(record, ctx), processor=processor, context=context
     )

@@ -302,3 +302,14 @@ def test_an_instruction_warning_on_a_user_not_due_keeps_not_due():
     assert decision.action is Action.NOT_DUE
     assert decision.bad_input is True
     assert "IKR:INSTRUCTION_" in decision.warnings[0]
+
+
+def test_an_unknown_ikr_user_tag_is_named_and_flags_bad_input_without_blocking_rotation():
+    typo = user(key(age_days=100), extra={"IKR:ROTATE_AFTER_DAY": "30"})
+
+    decision = decide(typo, account_scope(rotate=90, delete=7), NOW, [])
+
+    assert decision.action is Action.ROTATE
+    assert decision.bad_input is True
+    assert any("IKR:ROTATE_AFTER_DAY is not a tag ikr reads" in warning for warning in decision.warnings)
+    assert decision.rotate_after.days == 90
