@@ -87,7 +87,7 @@ def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_aft
         return {
             "action": Action.PENDING,
             "key": waiting[0],
-            "reason": f"old key {old.key_id} is deleted at {old.expires_at:%Y-%m-%d %H:%M} UTC",
+            "reason": f"rotated; old key {old.key_id} is due for deletion at {old.expires_at:%Y-%m-%d %H:%M} UTC",
         }
     if not keys:
         return {"action": Action.SKIP, "reason": "has no access key to rotate"}

@@ -56,6 +56,8 @@ class RotationContext:
     encrypt: bool
     dry_run: bool = False
     run_id: str = ""
+    # Items this run's sweep just removed: their destructor may not have run yet.
+    being_deleted: tuple[ExpiryItem, ...] = ()
 
 
 def rotate_account(ctx: RotationContext) -> AccountResult:
@@ -75,7 +77,7 @@ def rotate_account(ctx: RotationContext) -> AccountResult:
     if journal and not ctx.dry_run:
         items = ctx.table.for_account(account.id)
     pending: dict[str, list[PendingOld]] = {}
-    for item in items:
+    for item in (*items, *ctx.being_deleted):
         if item.state in (State.SCHEDULED, State.FAILED):
             expires = from_epoch(item.expires_at) if item.expires_at is not None else ctx.now
             pending.setdefault(item.user_name, []).append(PendingOld(key_id=item.old_key_id, expires_at=expires))

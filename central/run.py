@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from central import aws
 from central.errors import IkrError, UsageError, aws_reason
+from central.expiry_table import ExpiryItem
 from central.organization import discover
 from central.results import AccountResult, AccountStatus, RunResult
 from central.rotation import RotationContext, new_run_id, rotate_account
@@ -42,15 +43,18 @@ def run_rotation(services: Services, dry_run: bool = False, only: Sequence[str] 
         if missing:
             raise UsageError(f"--account {', '.join(missing)}: not an ACTIVE account of this Organization")
         scopes = [scope for scope in scopes if scope.account.id in only]
-    if not dry_run:
-        result.swept = len(services.table.sweep(now))
+    swept = [] if dry_run else services.table.sweep(now)
+    result.swept = len(swept)
     logger.info("run started", run_id=result.run_id, now=now.isoformat(), accounts=len(scopes), dry_run=dry_run)
     for scope in scopes:
-        result.accounts.append(_run_account(services, scope, result.run_id, dry_run))
+        being_deleted = [item for item in swept if item.account_id == scope.account.id]
+        result.accounts.append(_run_account(services, scope, result.run_id, dry_run, being_deleted))
     return result
 
 
-def _run_account(services: Services, scope: AccountScope, run_id: str, dry_run: bool) -> AccountResult:
+def _run_account(
+    services: Services, scope: AccountScope, run_id: str, dry_run: bool, being_deleted: list[ExpiryItem]
+) -> AccountResult:
     account = scope.account
     row = AccountResult(
         account_id=account.id,
@@ -76,6 +80,7 @@ def _run_account(services: Services, scope: AccountScope, run_id: str, dry_run: 
                 encrypt=services.settings.ENCRYPT_KEY_PAIR,
                 dry_run=dry_run,
                 run_id=run_id,
+                being_deleted=tuple(being_deleted),
             )
         )
     except (IkrError, ClientError, BotoCoreError) as exc:

@@ -135,7 +135,7 @@ def test_a_user_whose_old_key_awaits_deletion_is_pending():
     # THEN nothing to do but wait; two keys are not a reason to skip here
     assert decision.action is Action.PENDING
     assert decision.key == old
-    assert decision.reason == f"old key {OLD_ID} is deleted at 2025-03-06 12:00 UTC"
+    assert decision.reason == f"rotated; old key {OLD_ID} is due for deletion at 2025-03-06 12:00 UTC"
     assert decision.bad_input is False
 
 
