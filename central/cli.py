@@ -143,6 +143,8 @@ def _stream_pump(args: argparse.Namespace) -> int:
     if args.now is not None:
         os.environ["IKR_NOW"] = args.now.isoformat()  # the handler reads its clock from the environment
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
+    if not args.checkpoint.parent.is_dir():
+        raise UsageError(f"--checkpoint {args.checkpoint}: folder {args.checkpoint.parent} does not exist")
     settings: Settings = load_settings()
     session = aws.default_session()
     table = ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE)

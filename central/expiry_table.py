@@ -23,7 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from central.errors import InvalidItemError
+from central.errors import InvalidItemError, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -135,10 +135,25 @@ class ExpiryTable:
             )
         return created
 
+    def _describe(self) -> dict[str, Any]:
+        try:
+            return dict(self._db.describe_table(TableName=self.name)["Table"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise SettingsError(
+                    f"expiry table {self.name} does not exist here: run `ikr bootstrap`, or set "
+                    "IAM_KEY_ROTATOR_TABLE to the table of your central stack"
+                ) from None
+            raise
+
+    def check(self) -> None:
+        """Fail early, with a message saying what to do, when the table is missing."""
+        self._describe()
+
     def stream_arn(self) -> str:
-        arn = self._db.describe_table(TableName=self.name)["Table"].get("LatestStreamArn")
-        if not arn:
-            raise InvalidItemError(f"table {self.name} has no stream; run `ikr bootstrap`")
+        arn = self._describe().get("LatestStreamArn")
+        if not isinstance(arn, str) or not arn:
+            raise SettingsError(f"table {self.name} has no stream: it was not made by `ikr bootstrap`")
         return arn
 
     # -- reading --------------------------------------------------------------------------------

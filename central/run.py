@@ -34,6 +34,7 @@ def account_scopes(services: Services) -> tuple[list[AccountScope], bool]:
 
 
 def run_rotation(services: Services, dry_run: bool = False, only: Sequence[str] = ()) -> RunResult:
+    services.table.check()
     now = services.clock()
     result = RunResult(run_id=new_run_id(), now=now, dry_run=dry_run)
     scopes, result.standalone = account_scopes(services)
