@@ -19,6 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -28,6 +29,7 @@ from central.errors import InvalidItemError, SettingsError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+logger = Logger(service="ikr")
 TTL_ATTRIBUTE = "expires_at"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -175,8 +177,10 @@ class ExpiryTable:
             ExpressionAttributeValues=values,
             ConsistentRead=True,
         ):
-            for item in page["Items"]:
-                yield ExpiryItem.from_item(item)
+            for raw in page["Items"]:
+                item = _valid(raw)
+                if item is not None:
+                    yield item
 
     # -- the rotation journal -------------------------------------------------------------------
     def begin(self, item: ExpiryItem) -> None:
@@ -222,8 +226,8 @@ class ExpiryTable:
         )
         for page in pages:
             for raw in page["Items"]:
-                item = ExpiryItem.from_item(raw)
-                if self._remove_swept(item, cutoff):
+                item = _valid(raw)
+                if item is not None and self._remove_swept(item, cutoff):
                     removed.append(item)
         return removed
 
@@ -251,3 +255,12 @@ class ExpiryTable:
 
     def _key(self, item: ExpiryItem) -> dict[str, Any]:
         return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key}}
+
+
+def _valid(raw: dict[str, Any]) -> ExpiryItem | None:
+    """An item ikr can act on, or None after an error log: one bad item never stops a run."""
+    try:
+        return ExpiryItem.from_item(raw)
+    except InvalidItemError as exc:
+        logger.error("expiry item ignored", extra={"reason": str(exc)})
+        return None

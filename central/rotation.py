@@ -73,7 +73,21 @@ def rotate_account(ctx: RotationContext) -> AccountResult:
     items = ctx.table.for_account(account.id)
     journal = [item for item in items if item.state in _JOURNAL_STATES]
     for item in journal:
-        result.users.append(_recover(ctx, iam, item))
+        try:
+            result.users.append(_recover(ctx, iam, item))
+        except (ClientError, BotoCoreError, IkrError) as exc:
+            # The journal stays for the next run; this user's trouble never blocks the others.
+            reason = str(exc) if isinstance(exc, IkrError) else aws_reason(exc)
+            logger.error("recovery failed", extra={"account_id": account.id, "user": item.user_name, "reason": reason})
+            result.users.append(
+                UserResult(
+                    user=item.user_name,
+                    outcome=Outcome.FAILED,
+                    failed=True,
+                    old_key_id=item.old_key_id,
+                    detail=f"could not finish or undo an interrupted rotation: {reason}",
+                )
+            )
     if journal and not ctx.dry_run:
         items = ctx.table.for_account(account.id)
     pending: dict[str, list[PendingOld]] = {}
@@ -207,7 +221,19 @@ def _undo(iam: IAMClient, table: ExpiryTable, item: ExpiryItem) -> None:
 
 def _recover(ctx: RotationContext, iam: IAMClient, item: ExpiryItem) -> UserResult:
     """Finish or undo a rotation an earlier run left half-way."""
-    keys = access_keys(iam, item.user_name)
+    try:
+        keys = access_keys(iam, item.user_name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        if not ctx.dry_run:
+            ctx.table.remove(item)
+        return UserResult(
+            user=item.user_name,
+            outcome=_recovered(ctx),
+            old_key_id=item.old_key_id,
+            detail="the user of an interrupted rotation no longer exists; its journal entry is removed",
+        )
     if item.state is State.KEY_CREATED:
         undelivered = [key.key_id for key in keys if key.key_id == item.new_key_id]
     else:
@@ -247,6 +273,10 @@ def _recover(ctx: RotationContext, iam: IAMClient, item: ExpiryItem) -> UserResu
         old_key_id=item.old_key_id,
         detail=f"undid an interrupted rotation: removed {what}; old key {item.old_key_id} kept",
     )
+
+
+def _recovered(ctx: RotationContext) -> Outcome:
+    return Outcome.WOULD_RECOVER if ctx.dry_run else Outcome.RECOVERED
 
 
 def _failed(decision: Decision, detail: str, new_key: str | None = None) -> UserResult:

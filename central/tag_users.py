@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,15 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
-_USER = re.compile(r"[\w+=,.@-]{1,64}")
-_TAG_KEY = re.compile(r"[\w.:/=+@\- ]{1,128}", re.UNICODE)
+_USER = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def _iam_tag_text(text: str) -> bool:
+    """IAM's tag pattern [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*: letters, separators, numbers, a few marks."""
+    return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LZN" for ch in text)
+
+
 _MAX_TAGS_PER_USER = 50
 
 
@@ -78,8 +86,13 @@ def _entry(account_id: str | None, user: str, tags: Any, where: str, problems: l
         if not isinstance(value, str):
             problems.append(f"{where}: tag {key}: value must be a string, got {json.dumps(value)}")
             continue
-        if not _TAG_KEY.fullmatch(key):
+        if not (0 < len(key) <= 128 and _iam_tag_text(key)):
             problems.append(f"{where}: tag key {key!r} is not a valid IAM tag key")
+        if not _iam_tag_text(value):
+            problems.append(
+                f"{where}: tag {key}: value {value!r} holds characters IAM refuses in tags "
+                "(allowed: letters, digits, spaces and _ . : / = + - @)"
+            )
         if len(value) > 256:
             problems.append(f"{where}: tag {key}: value has {len(value)} characters; IAM allows 256")
         problems.extend(f"{where}: {problem}" for problem in _ikr_value_problems(key, value))

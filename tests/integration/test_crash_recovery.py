@@ -1,0 +1,212 @@
+"""A process that dies in the middle of a rotation: the rerun finishes or undoes what it left, so
+every user ends with the old key plus exactly one delivered new key, and nothing half-done stays."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from central.expiry_table import State
+from central.mailers.base import Mail
+from central.results import Outcome
+from central.run import run_rotation
+from tests.integration.conftest import Harness, RecordingMailer
+from tests.integration.faults import Crash, Faults, spread
+from tests.integration.fixtures_extra import (
+    clean_harness,
+    delivered_key_id,
+    items,
+    journal,
+    key_ids,
+    mails_to,
+    shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
+    user_rows,
+)
+
+OTHERS = (("dev", "dave"), ("ops", "olga"))
+
+
+def _alice(params) -> bool:
+    return bool(params.get("UserName") == "alice")
+
+
+def _assert_alice_rotated_once_after_recovery(harness: Harness, old: str, removed: str | None) -> None:
+    result = run_rotation(harness.services)
+
+    prod = harness.world.account_ids["prod"]
+    outcomes = [entry.outcome for entry in user_rows(result, prod, "alice")]
+    assert outcomes == [Outcome.RECOVERED, Outcome.ROTATED]
+    recovered, rotated = user_rows(result, prod, "alice")
+    if removed is not None:
+        assert removed in recovered.detail
+    assert rotated.new_key_id is not None
+    assert key_ids(harness, "prod", "alice") == [old, rotated.new_key_id]
+    (mail,) = mails_to(harness, "alice@example.com")
+    assert delivered_key_id(harness, "prod", "alice", mail) == rotated.new_key_id
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert scheduled.state is State.SCHEDULED
+    assert scheduled.old_key_id == old
+    assert journal(harness) == []
+    assert result.exit_code == 0
+    _assert_others_rotated_exactly_once(harness)
+
+
+def _assert_others_rotated_exactly_once(harness: Harness) -> None:
+    for account, user in OTHERS:
+        assert len(key_ids(harness, account, user)) == 2
+        assert len(mails_to(harness, f"{user}@example.com")) == 1
+        assert [item.state for item in items(harness, account)] == [State.SCHEDULED]
+
+
+def test_a_crash_right_after_create_access_key_is_undone_and_rotated_afresh(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after("CreateAccessKey", when=_alice)
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+
+    (crashed,) = [r["AccessKey"]["AccessKeyId"] for r in faults.responses("CreateAccessKey") if _alice(r["AccessKey"])]
+    assert key_ids(harness, "prod", "alice") == [old, crashed]  # the key exists, nobody has it
+    (left,) = journal(harness)
+    assert (left.user_name, left.state, left.new_key_id) == ("alice", State.STARTED, None)
+    assert mails_to(harness, "alice@example.com") == []
+
+    _assert_alice_rotated_once_after_recovery(harness, old, removed=crashed)
+    assert crashed not in key_ids(harness, "prod", "alice")
+
+
+def test_a_crash_right_after_the_journal_advance_is_undone_and_rotated_afresh(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after(
+        "PutItem",
+        when=lambda p: p["Item"]["user_name"]["S"] == "alice" and p["Item"]["state"]["S"] == State.KEY_CREATED,
+    )
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+
+    (left,) = journal(harness)
+    assert (left.user_name, left.state) == ("alice", State.KEY_CREATED)
+    assert left.new_key_id is not None
+    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+
+    _assert_alice_rotated_once_after_recovery(harness, old, removed=left.new_key_id)
+    assert left.new_key_id not in key_ids(harness, "prod", "alice")
+
+
+def test_a_crash_between_removing_an_undelivered_key_and_its_journal_is_finished(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    harness.mailer.down = True
+    faults.crash_after("DeleteAccessKey", when=_alice)
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+    harness.mailer.down = False
+
+    (left,) = journal(harness)
+    assert left.state is State.KEY_CREATED
+    assert key_ids(harness, "prod", "alice") == [old]  # the undelivered key is gone, its journal is not
+
+    result = run_rotation(harness.services)
+
+    recovered, rotated = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert recovered.outcome is Outcome.RECOVERED
+    assert "removed no key" in recovered.detail
+    assert rotated.outcome is Outcome.ROTATED
+    assert key_ids(harness, "prod", "alice") == [old, rotated.new_key_id]
+    assert journal(harness) == []
+
+
+class DiesAfterSending(RecordingMailer):
+    """Hands the mail over, then the process dies before the rotation is recorded."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+        self.dying = True
+
+    def send(self, mail: Mail) -> None:
+        super().send(mail)
+        if self.dying and mail.to == self.victim:
+            raise Crash(f"process died right after mailing {mail.to}")
+
+
+def test_a_crash_right_after_the_mail_rolls_the_mailed_key_back_and_delivers_another(
+    central: boto3.Session,
+):
+    """KNOWN LIMITATION (for a later issue): the journal says `key-created` until the expiry item is
+    scheduled, so a rerun cannot tell a mailed key from an unmailed one and removes it. The user got a
+    key that no longer works and then a second mail with the key that does. Nothing is lost (the old
+    key stays until the new, delivered key is recorded), but the first mail is void."""
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    mailer = DiesAfterSending("alice@example.com")
+    harness.mailer = mailer
+    harness.services.mailer = mailer
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    mailer.dying = False
+
+    (first_mail,) = mails_to(harness, "alice@example.com")
+    mailed = delivered_key_id(harness, "prod", "alice", first_mail)
+    (left,) = journal(harness)
+    assert (left.state, left.new_key_id) == (State.KEY_CREATED, mailed)
+
+    result = run_rotation(harness.services)
+
+    recovered, rotated = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert recovered.outcome is Outcome.RECOVERED
+    assert rotated.outcome is Outcome.ROTATED
+    keys = key_ids(harness, "prod", "alice")
+    assert keys == [old, rotated.new_key_id]
+    assert mailed not in keys  # the limitation: the key of the first mail was removed
+    first, second = mails_to(harness, "alice@example.com")
+    assert first is first_mail
+    assert delivered_key_id(harness, "prod", "alice", second) == rotated.new_key_id
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (scheduled.state, scheduled.old_key_id) == (State.SCHEDULED, old)
+    assert journal(harness) == []
+    _assert_others_rotated_exactly_once(harness)
+
+
+def test_throttling_absorbed_by_botocore_retries_rotates_every_due_user_exactly_once(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    old = {user: key_ids(harness, account, user)[0] for account, user in (("prod", "alice"), *OTHERS)}
+    faults = Faults(monkeypatch)
+    throttle = faults.throttle(spread(3, 10))  # 30% of the requests, retries included
+
+    result = run_rotation(harness.services)
+    faults.clear()
+
+    assert len(throttle.throttled) >= 0.25 * throttle.sent
+    assert {entry.split(":")[0] for entry in throttle.throttled} >= {"iam", "dynamodb", "sts", "organizations"}
+    assert len(throttle.sleeps) == len(throttle.throttled)  # each one retried after a back-off
+    assert result.exit_code == 0
+    ids = harness.world.account_ids
+    for account, user in (("prod", "alice"), *OTHERS):
+        (entry,) = user_rows(result, ids[account], user)
+        assert entry.outcome is Outcome.ROTATED
+        assert key_ids(harness, account, user) == [old[user], entry.new_key_id]
+        (mail,) = mails_to(harness, f"{user}@example.com")
+        assert delivered_key_id(harness, account, user, mail) == entry.new_key_id
+        (scheduled,) = [item for item in items(harness, account) if item.user_name == user]
+        assert scheduled.state is State.SCHEDULED
+    assert journal(harness) == []

@@ -1,0 +1,108 @@
+"""The mail a user gets with a new key: everything needed to act, nothing unsafe in the HTML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+
+from central import crypto
+from central.mail_content import NewKeyNotice, new_key_mail
+from central.model import Account
+
+ACCOUNT = Account(id="111122223333", name="payments")
+DELETED_AT = datetime(2025, 3, 6, 14, 30, tzinfo=UTC)
+KEY_ID = "AKIANEWKEY0000000001"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+OLD_KEY_ID = "AKIAOLDKEY0000000001"
+
+
+def notice(**changes: object) -> NewKeyNotice:
+    values: dict[str, object] = {
+        "account": ACCOUNT,
+        "user": "alice",
+        "email": "alice@example.com",
+        "new_key_id": KEY_ID,
+        "secret": SecretStr(SECRET),
+        "old_key_id": OLD_KEY_ID,
+        "old_key_deleted_at": DELETED_AT,
+        "instructions": "Update the CI secret. Then restart the app.",
+    }
+    values.update(changes)
+    return NewKeyNotice.model_validate(values)
+
+
+def test_a_plain_mail_gives_the_pair_and_everything_needed_to_act():
+    mail = new_key_mail(notice())
+
+    assert mail.to == "alice@example.com"
+    assert "alice" in mail.subject
+    assert "payments (111122223333)" in mail.subject
+    for body in (mail.text, mail.html):
+        assert "payments (111122223333)" in body
+        assert "alice" in body
+        assert KEY_ID in body
+        assert SECRET in body
+        assert OLD_KEY_ID in body
+        assert "2025-03-06 14:30 UTC" in body
+        assert "Update the CI secret. Then restart the app." in body
+    assert f"Access key id: {KEY_ID}" in mail.text
+    assert f"Secret access key: {SECRET}" in mail.text
+    assert "decrypt" not in mail.text.lower()
+
+
+def test_an_encrypted_mail_gives_only_ciphertexts_and_how_to_decrypt_them():
+    fernet_key = crypto.new_key()
+    encrypted_id = crypto.encrypt(fernet_key, KEY_ID)
+    encrypted_secret = crypto.encrypt(fernet_key, SECRET)
+
+    mail = new_key_mail(notice(encrypted_key_id=encrypted_id, secret=SecretStr(encrypted_secret)))
+
+    for body in (mail.text, mail.html):
+        assert KEY_ID not in body
+        assert SECRET not in body
+        assert encrypted_id in body
+        assert encrypted_secret in body
+        assert "/ikr/secret/iam/alice" in body
+        assert "ikr decrypt --user alice" in body
+        assert "111122223333" in body
+        assert OLD_KEY_ID in body
+        assert "2025-03-06 14:30 UTC" in body
+    assert f"Encrypted access key id: {encrypted_id}" in mail.text
+    assert f"Encrypted secret access key: {encrypted_secret}" in mail.text
+    # what the mail says can be done, can be done
+    assert crypto.decrypt(fernet_key, encrypted_id) == KEY_ID
+    assert crypto.decrypt(fernet_key, encrypted_secret) == SECRET
+
+
+def test_without_instructions_there_is_no_instructions_line():
+    mail = new_key_mail(notice(instructions=""))
+
+    assert "Instructions" not in mail.text
+    assert "Instructions" not in mail.html
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"account": Account(id="111122223333", name="<script>alert(1)</script>")},
+        {"instructions": "<script>alert(1)</script>"},
+        {"old_key_id": "<script>alert(1)</script>"},
+        {"secret": SecretStr("<script>alert(1)</script>")},
+    ],
+    ids=["account name", "instructions", "old key id", "secret"],
+)
+def test_the_html_part_escapes_every_value(changes):
+    mail = new_key_mail(notice(**changes))
+
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    assert "<script>alert(1)</script>" in mail.text  # the text part is plain text: left as is
+
+
+def test_an_ampersand_and_quotes_are_escaped_in_html():
+    mail = new_key_mail(notice(instructions='Ask "ops" & "sec" first'))
+
+    assert "Ask &quot;ops&quot; &amp; &quot;sec&quot; first" in mail.html
+    assert 'Ask "ops" & "sec" first' in mail.text
