@@ -95,8 +95,8 @@ class Harness:
         self.services.settings = self.services.settings.model_copy(update=changes)
 
 
-def make_harness(central: boto3.Session, spec: OrgSpec, **settings: object) -> Harness:
-    world = build_world(central, spec)
+def make_services(central: boto3.Session, **settings: object) -> tuple[Services, RecordingMailer]:
+    """The central account's services over a fresh expiry table, mail kept by a RecordingMailer."""
     table = ExpiryTable(central.client("dynamodb"), TABLE)
     table.create()
     mailer = RecordingMailer()
@@ -109,7 +109,13 @@ def make_harness(central: boto3.Session, spec: OrgSpec, **settings: object) -> H
         mailer=mailer,
         clock=system_clock,
     )
-    return Harness(world=world, services=services, mailer=mailer, table=table)
+    return services, mailer
+
+
+def make_harness(central: boto3.Session, spec: OrgSpec, **settings: object) -> Harness:
+    world = build_world(central, spec)
+    services, mailer = make_services(central, **settings)
+    return Harness(world=world, services=services, mailer=mailer, table=services.table)
 
 
 @pytest.fixture

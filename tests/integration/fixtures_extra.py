@@ -12,15 +12,13 @@ import botocore.session
 import pytest
 
 from central import crypto
-from central.clock import fixed_clock, system_clock
-from central.expiry_table import ExpiryItem, ExpiryTable, State
+from central.clock import fixed_clock
+from central.expiry_table import ExpiryItem, State
 from central.mailers.base import Mail
 from central.results import AccountResult, RunResult, UserResult
 from central.secrets import parameter_name
 from central.services import Services
-from central.sessions import SessionBroker
-from central.settings import Settings
-from tests.integration.conftest import TABLE, Harness, RecordingMailer, make_harness
+from tests.integration.conftest import Harness, RecordingMailer, make_harness, make_services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 # Keys made today are 100 days old then: past every rotation age used here (60 and 85 days).
@@ -76,19 +74,7 @@ def clean_harness(central: boto3.Session, **settings: object) -> Harness:
 
 def standalone_services(central: boto3.Session, **settings: object) -> tuple[Services, RecordingMailer]:
     """Services for a caller in no Organization (none is created)."""
-    table = ExpiryTable(central.client("dynamodb"), TABLE)
-    table.create()
-    mailer = RecordingMailer()
-    values = {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE, **settings}
-    services = Services(
-        settings=Settings.model_validate(values),
-        central=central,
-        broker=SessionBroker(central, "ikr-member"),
-        table=table,
-        mailer=mailer,
-        clock=system_clock,
-    )
-    return services, mailer
+    return make_services(central, **settings)
 
 
 # -- reading what a run left ---------------------------------------------------------------------
