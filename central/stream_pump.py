@@ -31,8 +31,11 @@ class LocalLambdaContext:
     function_name: str = "ikr-destructor-local"
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:ikr-destructor-local"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
