@@ -19,6 +19,7 @@ from central import aws
 from central.errors import IkrError, aws_reason
 from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
 from central.inventory import access_keys
+from central.model import KeyStatus
 from central.secrets import UserKeyStore
 from central.services import Services
 from central.sessions import SessionBroker
@@ -109,14 +110,20 @@ def _delete_old_key(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
             raise
         keys = ()  # the user itself is gone
     ids = {key.key_id for key in keys}
+    others_active = [k for k in keys if k.key_id != item.old_key_id and k.status is KeyStatus.ACTIVE]
     if item.old_key_id not in ids:
         outcome = DestroyResult(Destroyed.ALREADY_GONE, f"{item.where}: old key was already deleted")
-    elif len(ids) == 1:
-        # Never remove a user's only key: the new one was deleted by someone. The next rotation
-        # run sees a single old key and rotates it again.
-        logger.error("old key is the user's only key; kept", account_id=item.account_id, user=item.user_name)
+    elif not others_active:
+        # Never leave a user without a working key: the new one was deleted or deactivated by
+        # someone. With one key left, the next rotation run rotates it again; with an inactive
+        # second key, a person decides (the run reports the user's two keys).
+        logger.error(
+            "old key is the user's only active key; kept",
+            extra={"account_id": item.account_id, "user": item.user_name, "old_key_id": item.old_key_id},
+        )
         return DestroyResult(
-            Destroyed.KEPT_ONLY_KEY, f"{item.where}: it is the user's only key (the new key is gone); kept"
+            Destroyed.KEPT_ONLY_KEY,
+            f"{item.where}: it is the user's only active key (the new key is gone or inactive); kept",
         )
     else:
         try:

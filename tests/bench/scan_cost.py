@@ -6,6 +6,7 @@ printed for orientation only, on moto in process.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -51,6 +52,7 @@ def counting() -> Iterator[Counter[str]]:
 
 
 def main() -> None:
+    logging.getLogger("ikr").setLevel(logging.WARNING)  # the figures, not the run's log lines
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",

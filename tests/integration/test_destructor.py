@@ -197,6 +197,16 @@ def test_the_old_key_is_kept_when_it_is_the_users_only_key(scene: Scene):
     assert scene.access_keys() == {scene.old}
 
 
+def test_the_old_key_is_kept_when_the_new_key_was_deactivated(scene: Scene):
+    scene.iam.update_access_key(UserName="dave", AccessKeyId=scene.new, Status="Inactive")
+
+    result = destroy(scene.context(), scene.item)
+
+    assert result.outcome is Destroyed.KEPT_ONLY_KEY
+    assert "only active key" in result.detail
+    assert scene.access_keys() == {scene.old, scene.new}
+
+
 def test_the_encryption_key_stays_while_another_item_of_the_user_waits(scene: Scene):
     other = scene.item.model_copy(update={"old_key_id": "AKIAOTHERPENDINGKEY0", "expires_at": epoch(NOW + RETRY)})
     scene.table.put(other)
