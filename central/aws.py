@@ -7,6 +7,8 @@ mode backs off on throttling and transient errors, so no call site loops by hand
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -43,8 +45,18 @@ def default_session() -> boto3.Session:
     return session
 
 
+# Clients are thread-safe and cost tens of milliseconds to build: one per session and service.
+_clients: weakref.WeakKeyDictionary[boto3.Session, dict[str, Any]] = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
+
+
 def _client(session: boto3.Session, service: str) -> Any:
-    return session.client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]
+    with _clients_lock:
+        per_session = _clients.setdefault(session, {})
+        client = per_session.get(service)
+        if client is None:
+            client = per_session[service] = session.client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]
+    return client
 
 
 def iam(session: boto3.Session) -> IAMClient:
