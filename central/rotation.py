@@ -108,6 +108,24 @@ def rotate_account(ctx: RotationContext) -> AccountResult:
 
 
 def _act(ctx: RotationContext, iam: IAMClient, decision: Decision) -> UserResult:
+    if decision.bad_input:
+        logger.warning(
+            "bad tag",
+            extra={
+                "account_id": ctx.scope.account.id,
+                "user": decision.user,
+                "problem": "; ".join([decision.reason, *decision.warnings]),
+            },
+        )
+    result = _outcome(ctx, iam, decision)
+    if not decision.warnings:
+        return result
+    # A warning (an unknown IKR: key, a malformed instruction key) never blocks the rotation, but
+    # it is shown and counts as bad input, so the exit code tells someone to fix the tag.
+    return result.model_copy(update={"detail": "; ".join([result.detail, *decision.warnings]), "failed": True})
+
+
+def _outcome(ctx: RotationContext, iam: IAMClient, decision: Decision) -> UserResult:
     old_key = decision.key.key_id if decision.key else None
     if decision.action is Action.ROTATE:
         if ctx.dry_run:
@@ -120,10 +138,9 @@ def _act(ctx: RotationContext, iam: IAMClient, decision: Decision) -> UserResult
             )
         return _rotate_user(ctx, iam, decision)
     outcome = {Action.NOT_DUE: Outcome.NOT_DUE, Action.PENDING: Outcome.PENDING}.get(decision.action, Outcome.SKIPPED)
-    if decision.bad_input:
-        logger.warning("bad tag", account_id=ctx.scope.account.id, user=decision.user, problem=decision.reason)
-    detail = "; ".join([decision.reason, *decision.warnings]) if decision.warnings else decision.reason
-    return UserResult(user=decision.user, outcome=outcome, detail=detail, failed=decision.bad_input, old_key_id=old_key)
+    return UserResult(
+        user=decision.user, outcome=outcome, detail=decision.reason, failed=decision.bad_input, old_key_id=old_key
+    )
 
 
 def _rotate_user(ctx: RotationContext, iam: IAMClient, decision: Decision) -> UserResult:

@@ -36,3 +36,18 @@ def test_a_run_rotates_due_users_in_opted_in_accounts_only(harness: Harness):
     assert sorted(mail.to for mail in harness.mailer.sent) == ["alice@example.com", "dave@example.com"]
     alice_keys = harness.world.iam("prod").list_access_keys(UserName="alice")["AccessKeyMetadata"]
     assert len(alice_keys) == 2
+
+
+def test_a_tag_typo_is_named_and_fails_the_exit_code_but_the_user_is_still_rotated(harness: Harness):
+    harness.services.clock = fixed_clock(LATER)
+    iam = harness.world.iam("dev")
+    iam.tag_user(UserName="dave", Tags=[{"Key": "IKR:DELETE_AFTER_DAY", "Value": "2"}])
+
+    result = run_rotation(harness.services, only=[harness.world.account_ids["dev"]])
+
+    dave = next(user for user in result.accounts[0].users if user.user == "dave")
+    assert dave.outcome is Outcome.ROTATED
+    assert dave.failed is True
+    assert "IKR:DELETE_AFTER_DAY is not a tag ikr reads" in dave.detail
+    assert result.exit_code == 1
+    assert [mail.to for mail in harness.mailer.sent] == ["dave@example.com"]
