@@ -19,6 +19,7 @@ from central.results import AccountResult, AccountStatus, RunResult
 from central.rotation import RotationContext, new_run_id, rotate_account
 from central.scope import AccountScope, resolve
 from central.services import Services
+from central.tags import ENABLED
 
 logger = Logger(service="ikr")
 
@@ -49,12 +50,12 @@ def run_rotation(services: Services, dry_run: bool = False, only: Sequence[str] 
     logger.info("run started", run_id=result.run_id, now=now.isoformat(), accounts=len(scopes), dry_run=dry_run)
     for scope in scopes:
         being_deleted = [item for item in swept if item.account_id == scope.account.id]
-        result.accounts.append(_run_account(services, scope, result.run_id, dry_run, being_deleted))
+        result.accounts.append(_run_account(services, scope, result, being_deleted))
     return result
 
 
 def _run_account(
-    services: Services, scope: AccountScope, run_id: str, dry_run: bool, being_deleted: list[ExpiryItem]
+    services: Services, scope: AccountScope, run: RunResult, being_deleted: list[ExpiryItem]
 ) -> AccountResult:
     account = scope.account
     row = AccountResult(
@@ -64,7 +65,8 @@ def _run_account(
         status=AccountStatus.NOT_OPTED_IN,
         detail=scope.enabled_source,
     )
-    if scope.problems:
+    # A bad days tag matters only where ikr works; a bad IKR:ENABLED always does (opted in or not?).
+    if scope.problems and (scope.enabled or any(ENABLED in problem for problem in scope.problems)):
         logger.error("bad account or OU tag", account_id=account.id, problems=scope.problems)
         return row.model_copy(update={"status": AccountStatus.FAILED, "detail": "; ".join(scope.problems)})
     if not scope.enabled:
@@ -75,12 +77,12 @@ def _run_account(
             RotationContext(
                 session=session,
                 scope=scope,
-                now=services.clock(),
+                now=run.now,  # one instant for the whole run, as the sweep used
                 table=services.table,
                 mailer=services.mailer,
                 encrypt=services.settings.ENCRYPT_KEY_PAIR,
-                dry_run=dry_run,
-                run_id=run_id,
+                dry_run=run.dry_run,
+                run_id=run.run_id,
                 being_deleted=tuple(being_deleted),
             )
         )

@@ -85,11 +85,13 @@ def test_a_bad_ou_tag_fails_the_accounts_below_it_naming_the_ou_and_tag(central:
             "Broken": {"IKR:ENABLED": "yes"},
             "Typo": {"IKR:ENABLED": "true", "IKR:ROTATE_AFTER_DAYS": "ninety"},
             "Good": {"IKR:ENABLED": "true"},
+            "Off": {"IKR:ENABLED": "false", "IKR:DELETE_AFTER_DAYS": "soon"},
         },
         accounts=[
             AccountSpec("broken", "Broken", {}, [_user("b")]),
             AccountSpec("typo", "Typo", {}, [_user("t")]),
             AccountSpec("good", "Good", {}, [_user("g")]),
+            AccountSpec("off", "Off", {}, [_user("o")]),
         ],
     )
     harness = make_harness(central, spec)
@@ -109,6 +111,8 @@ def test_a_bad_ou_tag_fails_the_accounts_below_it_naming_the_ou_and_tag(central:
     assert len(key_ids(harness, "broken", "b")) == 1
     assert len(key_ids(harness, "typo", "t")) == 1
     assert [entry.outcome for entry in user_rows(result, ids["good"], "g")] == [Outcome.ROTATED]
+    # a bad days tag where ikr does not work is no failure: the account is simply not opted in
+    assert row(result, ids["off"]).status is AccountStatus.NOT_OPTED_IN
     assert result.exit_code == 1
 
 
