@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 OK, FAILED, BAD_USAGE = 0, 1, 2
+# The role AWS Organizations creates in every account it creates: what an administrator uses.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
 
 
 def _instant(text: str) -> datetime:
@@ -86,11 +88,23 @@ def parser() -> argparse.ArgumentParser:
         help="read the user's key from this account through the member role "
         "(default: the account of your own credentials)",
     )
+    decrypt.add_argument(
+        "--role",
+        default=ADMIN_ROLE,
+        help="role to assume with --account (default: %(default)s; the ikr member role "
+        "trusts only the central Lambdas)",
+    )
     decrypt.add_argument("ciphertext", nargs="*", help="values to decrypt (default: one per line on stdin)")
 
     tag = commands.add_parser("tag-users", help="tag IAM users from a JSON file (iam-user-tags.json shape)")
     tag.add_argument("file", type=Path)
     tag.add_argument("--dry-run", action="store_true", help="check the file and print what would be tagged")
+    tag.add_argument(
+        "--role",
+        default=ADMIN_ROLE,
+        help="role to assume in the accounts of a file grouped by account id (default: %(default)s; "
+        "the ikr member role may not change tags)",
+    )
     return top
 
 
@@ -118,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IkrError, ClientError, BotoCoreError) as exc:
         print(f"ikr: {exc if isinstance(exc, IkrError) else aws_reason(exc)}", file=sys.stderr)
         return FAILED
+
+
+def _external_id(role: str, settings: AccessSettings) -> str | None:
+    """The ExternalId belongs to the member role's trust; other roles are assumed without it."""
+    return settings.IKR_EXTERNAL_ID if role == settings.IKR_MEMBER_ROLE_NAME else None
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
@@ -160,7 +179,7 @@ def _decrypt(args: argparse.Namespace) -> int:
     settings: AccessSettings = load_settings(AccessSettings)
     central = aws.default_session()
     if args.account:
-        broker = SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose="decrypt")
+        broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="decrypt")
         session, where = broker.session_for(args.account), f"account {args.account}"
     else:
         session, where = central, "this account"
@@ -182,7 +201,7 @@ def _tag_users(args: argparse.Namespace) -> int:
     entries = tagging.load(args.file)
     settings: AccessSettings = load_settings(AccessSettings)
     central = aws.default_session()
-    broker = SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose="tag-users")
+    broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="tag-users")
 
     def iam_for(account_id: str | None) -> IAMClient:
         return aws.iam(central if account_id is None else broker.session_for(account_id))
