@@ -246,8 +246,9 @@ class Demo:
             raise Unexpected("the mail to ci-deployer has no encrypted access key id")
         section(
             "Decrypt",
-            "The owner decrypts the values from the mail with `ikr decrypt` (here through the member role, as an "
-            "administrator would; the owner would use their own credentials in that account):",
+            "The owner decrypts the values from the mail with `ikr decrypt` (here from the management account "
+            "through OrganizationAccountAccessRole, as an administrator would; the owner would use their own "
+            "credentials in that account):",
         )
         account = self.world.account_ids["payments"]
         lines = self.ikr("decrypt", "--user", "ci-deployer", "--account", account, found.group(1))
@@ -265,8 +266,8 @@ class Demo:
         print(
             "\n"
             + textwrap.fill(
-                "The rotated users show 'has two access keys' because their old keys still exist: the run only "
-                "took them off the table. Deleting them is the destructor's job, next.",
+                "The rotated users show 'pending': their old keys still exist, the run only took them off the "
+                "table. Deleting them is the destructor's job, next.",
                 width=100,
             )
         )
