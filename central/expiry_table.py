@@ -3,8 +3,8 @@
 Key: `account_id` (partition) and `item_key` = `<user>#<old key id>` (sort), so one Query reads an
 account's items and a prefix reads one user's. An item walks through states:
 
-    started ──► key-created ──► scheduled ──(removed at expires_at)──► destructor
-       (write-ahead journal: a rerun resumes or rolls back)     (TTL attribute set only here)
+    started ──► key-created ──► delivered ──► scheduled ──(removed at expires_at)──► destructor
+       (write-ahead journal: a rerun resumes or rolls back)    (TTL attribute set only here)
 
 Only `scheduled` items carry `expires_at`, the TTL attribute, so TTL can never remove a journal
 entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
@@ -37,7 +37,8 @@ _deserializer = TypeDeserializer()
 
 class State(StrEnum):
     STARTED = "started"  # intent written; CreateAccessKey may or may not have happened
-    KEY_CREATED = "key-created"  # new key exists, not yet delivered
+    KEY_CREATED = "key-created"  # new key exists and is kept for re-delivery; the mail may have gone
+    DELIVERED = "delivered"  # the mail went out: the new key stays; `delete_at` is what it promised
     SCHEDULED = "scheduled"  # the old key waits for expires_at
     FAILED = "failed"  # destruction gave up; kept for people to look at
 
@@ -65,8 +66,14 @@ class ExpiryItem(BaseModel):
     swept_at: int | None = None
     last_error: str | None = None
     run_id: str | None = None
+    # What a resumed rotation needs to mail the same key again (never a secret):
+    delete_after_days: int | None = None
+    instructions: str | None = None
+    delete_at: int | None = None  # the deletion time the mail promised (not the TTL attribute)
 
-    @field_validator("started_at", "expires_at", "attempts", "swept_at", mode="before")
+    @field_validator(
+        "started_at", "expires_at", "attempts", "swept_at", "delete_after_days", "delete_at", mode="before"
+    )
     @classmethod
     def _whole(cls, value: Any) -> Any:
         # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.

@@ -1,13 +1,22 @@
-"""Per-user Fernet keys kept as SecureStrings at /ikr/secret/iam/<USERNAME> in the owning account."""
+"""Secrets ikr keeps in the owning account's SSM Parameter Store, all SecureStrings:
+
+- `/ikr/secret/iam/<USERNAME>`: the user's Fernet key that encrypts mailed key pairs;
+- `/ikr/secret/iam/<USERNAME>/pending`: a new key pair between its creation and its delivery, so a
+  run that dies after mailing it can mail the same pair again instead of replacing it. Removed as
+  soon as the delivery is recorded; never in the expiry table.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
 from central import crypto
 from central.errors import SecretStoreError
+from central.model import Frozen
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -17,6 +26,15 @@ PATH = "/ikr/secret/iam/"
 
 def parameter_name(user_name: str) -> str:
     return f"{PATH}{user_name}"
+
+
+def pending_name(user_name: str) -> str:
+    return f"{PATH}{user_name}/pending"
+
+
+class PendingKey(Frozen):
+    key_id: str
+    secret: SecretStr
 
 
 class UserKeyStore:
@@ -53,19 +71,51 @@ class UserKeyStore:
             raise SecretStoreError(f"account {self._account_id} user {user_name}: key vanished after creation")
         return created
 
+    def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
+        pair = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
+        try:
+            self._ssm.put_parameter(
+                Name=pending_name(user_name),
+                Value=pair,
+                Type="SecureString",
+                Description=f"ikr: new key of IAM user {user_name} until its delivery is recorded",
+                Overwrite=True,
+            )
+        except ClientError as exc:
+            raise self._error("write", user_name, exc, pending_name(user_name)) from None
+
+    def get_pending(self, user_name: str) -> PendingKey | None:
+        try:
+            value = self._ssm.get_parameter(Name=pending_name(user_name), WithDecryption=True)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise self._error("read", user_name, exc, pending_name(user_name)) from None
+        try:
+            pair = json.loads(value)
+            return PendingKey(key_id=pair["AccessKeyId"], secret=SecretStr(pair["SecretAccessKey"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # not what ikr writes: treat as absent (the key is then rolled back)
+
+    def delete_pending(self, user_name: str) -> None:
+        self._delete(pending_name(user_name), user_name)
+
     def delete(self, user_name: str) -> bool:
         """Remove the user's key; False when there was none."""
+        return self._delete(parameter_name(user_name), user_name)
+
+    def _delete(self, name: str, user_name: str) -> bool:
         try:
-            self._ssm.delete_parameter(Name=parameter_name(user_name))
+            self._ssm.delete_parameter(Name=name)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ParameterNotFound":
                 return False
-            raise self._error("delete", user_name, exc) from None
+            raise self._error("delete", user_name, exc, name) from None
         return True
 
-    def _error(self, verb: str, user_name: str, exc: ClientError) -> SecretStoreError:
+    def _error(self, verb: str, user_name: str, exc: ClientError, name: str | None = None) -> SecretStoreError:
         error = exc.response["Error"]
         return SecretStoreError(
             f"account {self._account_id} user {user_name}: cannot {verb} SSM parameter "
-            f"{parameter_name(user_name)}: {error['Code']}: {error.get('Message', '')}"
+            f"{name or parameter_name(user_name)}: {error['Code']}: {error.get('Message', '')}"
         )

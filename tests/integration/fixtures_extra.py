@@ -13,10 +13,11 @@ import pytest
 
 from central import crypto
 from central.clock import fixed_clock
-from central.expiry_table import ExpiryItem, State
+from central.expiry_table import ExpiryItem
+from central.key_rotation import JOURNAL_STATES
 from central.mailers.base import Mail
 from central.results import AccountResult, RunResult, UserResult
-from central.secrets import parameter_name
+from central.secrets import parameter_name, pending_name
 from central.services import Services
 from tests.integration.conftest import Harness, RecordingMailer, make_harness, make_services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
@@ -99,10 +100,10 @@ def items(harness: Harness, account: str) -> list[ExpiryItem]:
 
 
 def journal(harness: Harness) -> list[ExpiryItem]:
-    """Every started / key-created item of every account."""
+    """Every journal (started, key-created, delivered) item of every account."""
     found: list[ExpiryItem] = []
     for account_id in harness.world.account_ids.values():
-        found.extend(i for i in harness.table.for_account(account_id) if i.state in (State.STARTED, State.KEY_CREATED))
+        found.extend(i for i in harness.table.for_account(account_id) if i.state in JOURNAL_STATES)
     return found
 
 
@@ -139,3 +140,12 @@ def ssm_parameter_exists(harness: Harness, account: str, user: str) -> bool:
     ssm = client(harness, account, "ssm")
     names = [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
     return parameter_name(user) in names
+
+
+def pending_pair_exists(harness: Harness, account: str, user: str) -> bool:
+    ssm = client(harness, account, "ssm")
+    try:
+        ssm.get_parameter(Name=pending_name(user))
+    except ssm.exceptions.ParameterNotFound:
+        return False
+    return True

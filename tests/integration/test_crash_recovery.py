@@ -19,6 +19,7 @@ from tests.integration.fixtures_extra import (
     journal,
     key_ids,
     mails_to,
+    pending_pair_exists,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
     user_rows,
 )
@@ -80,7 +81,30 @@ def test_a_crash_right_after_create_access_key_is_undone_and_rotated_afresh(
     assert crashed not in key_ids(harness, "prod", "alice")
 
 
-def test_a_crash_right_after_the_journal_advance_is_undone_and_rotated_afresh(
+def _assert_alice_resumed_with_the_same_key(harness: Harness, old: str, made: str, mails: int) -> None:
+    """The rerun mails the key the crashed run made (again, if it had gone out) and schedules the
+    old key: never a second new key, never a mailed key removed."""
+    result = run_rotation(harness.services)
+
+    prod = harness.world.account_ids["prod"]
+    resumed, waiting = user_rows(result, prod, "alice")
+    assert resumed.outcome is Outcome.RECOVERED
+    assert resumed.new_key_id == made
+    assert "resumed an interrupted rotation" in resumed.detail
+    assert waiting.outcome is Outcome.PENDING
+    assert key_ids(harness, "prod", "alice") == [old, made]
+    sent = mails_to(harness, "alice@example.com")
+    assert len(sent) == mails
+    assert {delivered_key_id(harness, "prod", "alice", mail) for mail in sent} == {made}
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (scheduled.state, scheduled.old_key_id, scheduled.new_key_id) == (State.SCHEDULED, old, made)
+    assert journal(harness) == []
+    assert not pending_pair_exists(harness, "prod", "alice")
+    assert result.exit_code == 0
+    _assert_others_rotated_exactly_once(harness)
+
+
+def test_a_crash_right_after_the_journal_advance_mails_the_same_key_on_the_rerun(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
     harness = clean_harness(central)
@@ -99,9 +123,60 @@ def test_a_crash_right_after_the_journal_advance_is_undone_and_rotated_afresh(
     assert (left.user_name, left.state) == ("alice", State.KEY_CREATED)
     assert left.new_key_id is not None
     assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+    assert pending_pair_exists(harness, "prod", "alice")
+    assert mails_to(harness, "alice@example.com") == []
 
-    _assert_alice_rotated_once_after_recovery(harness, old, removed=left.new_key_id)
-    assert left.new_key_id not in key_ids(harness, "prod", "alice")
+    _assert_alice_resumed_with_the_same_key(harness, old, left.new_key_id, mails=1)
+
+
+def test_a_crash_right_after_the_pending_pair_is_stored_is_undone_and_rotated_afresh(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after("PutParameter", when=lambda p: p["Name"] == "/ikr/secret/iam/alice/pending")
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+
+    (left,) = journal(harness)
+    assert left.state is State.STARTED
+    (_, crashed) = key_ids(harness, "prod", "alice")
+
+    _assert_alice_rotated_once_after_recovery(harness, old, removed=crashed)
+    assert not pending_pair_exists(harness, "prod", "alice")
+
+
+def test_a_crash_after_the_delivery_is_recorded_schedules_the_promised_deletion_without_a_second_mail(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after(
+        "PutItem",
+        when=lambda p: p["Item"]["user_name"]["S"] == "alice" and p["Item"]["state"]["S"] == State.DELIVERED,
+    )
+
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+    (left,) = journal(harness)
+    assert left.state is State.DELIVERED
+    assert left.delete_at is not None
+
+    result = run_rotation(harness.services)
+
+    finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert finished.outcome is Outcome.RECOVERED
+    assert waiting.outcome is Outcome.PENDING
+    assert len(mails_to(harness, "alice@example.com")) == 1
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (scheduled.state, scheduled.expires_at) == (State.SCHEDULED, left.delete_at)
+    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+    assert not pending_pair_exists(harness, "prod", "alice")
 
 
 def test_a_crash_between_removing_an_undelivered_key_and_its_journal_is_finished(
@@ -146,13 +221,9 @@ class DiesAfterSending(RecordingMailer):
             raise Crash(f"process died right after mailing {mail.to}")
 
 
-def test_a_crash_right_after_the_mail_rolls_the_mailed_key_back_and_delivers_another(
-    central: boto3.Session,
-):
-    """KNOWN LIMITATION (for a later issue): the journal says `key-created` until the expiry item is
-    scheduled, so a rerun cannot tell a mailed key from an unmailed one and removes it. The user got a
-    key that no longer works and then a second mail with the key that does. Nothing is lost (the old
-    key stays until the new, delivered key is recorded), but the first mail is void."""
+def test_a_crash_right_after_the_mail_mails_the_same_key_again_and_keeps_it(central: boto3.Session):
+    """The journal cannot know whether the mail went out before the process died, so the rerun
+    sends the same pair again: the user may get it twice, but never loses the key they were sent."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
     mailer = DiesAfterSending("alice@example.com")
@@ -168,21 +239,7 @@ def test_a_crash_right_after_the_mail_rolls_the_mailed_key_back_and_delivers_ano
     (left,) = journal(harness)
     assert (left.state, left.new_key_id) == (State.KEY_CREATED, mailed)
 
-    result = run_rotation(harness.services)
-
-    recovered, rotated = user_rows(result, harness.world.account_ids["prod"], "alice")
-    assert recovered.outcome is Outcome.RECOVERED
-    assert rotated.outcome is Outcome.ROTATED
-    keys = key_ids(harness, "prod", "alice")
-    assert keys == [old, rotated.new_key_id]
-    assert mailed not in keys  # the limitation: the key of the first mail was removed
-    first, second = mails_to(harness, "alice@example.com")
-    assert first is first_mail
-    assert delivered_key_id(harness, "prod", "alice", second) == rotated.new_key_id
-    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
-    assert (scheduled.state, scheduled.old_key_id) == (State.SCHEDULED, old)
-    assert journal(harness) == []
-    _assert_others_rotated_exactly_once(harness)
+    _assert_alice_resumed_with_the_same_key(harness, old, mailed, mails=2)
 
 
 def test_throttling_absorbed_by_botocore_retries_rotates_every_due_user_exactly_once(
