@@ -223,7 +223,12 @@ class Faults:
                 if rule.kind == "refuse":
                     raise ClientError(rule.error, operation)
                 crash = crash or rule
-        call.response = original(client, operation, params)
+        try:
+            call.response = original(client, operation, params)
+        except ClientError:
+            if crash is not None:  # AWS answered with an error, then the process died
+                raise Crash(f"process died right after {service}:{operation} failed") from None
+            raise
         if crash is not None:
             raise Crash(f"process died right after {service}:{operation}")
         return call.response

@@ -1,0 +1,105 @@
+"""Crash after every AWS call of a rotation, enumerated from a recorded run, then rerun: the user
+ends with the old key plus exactly one new key, that key is the one every mail carried, the old key
+is scheduled, and nothing half-done stays (no journal entry, no pending pair, no stray key)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import boto3
+import pytest
+from moto.core.base_backend import BackendDict
+
+from central.clock import fixed_clock
+from central.expiry_table import State
+from central.run import run_rotation
+from tests.integration.conftest import Harness, make_harness
+from tests.integration.faults import Crash, Faults, Params
+from tests.integration.fixtures_extra import (
+    LATER,
+    delivered_key_id,
+    items,
+    journal,
+    key_ids,
+    mails_to,
+    pending_pair_exists,
+    shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
+)
+from tests.support.world import AccountSpec, OrgSpec, UserSpec
+
+SPEC = OrgSpec(
+    ous={"Workloads": {"IKR:ENABLED": "true"}},
+    accounts=[AccountSpec("prod", "Workloads", {}, [UserSpec("alice", {"IKR:EMAIL": "alice@example.com"})])],
+)
+
+
+def _world() -> Harness:
+    harness = make_harness(boto3.Session(region_name="us-east-1"), SPEC)
+    harness.services.clock = fixed_clock(LATER)
+    return harness
+
+
+def _nth(n: int) -> Callable[[Params], bool]:
+    """True for the n-th matching call only."""
+    count = iter(range(1, 1_000_000))
+    return lambda _params: next(count) == n
+
+
+def _recorded_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int]]:
+    """Every (service, operation, occurrence) of one ordinary run, in order."""
+    BackendDict.reset()
+    harness = _world()
+    faults = Faults(monkeypatch)
+    run_rotation(harness.services)
+    faults.clear()
+    seen: Counter[tuple[str, str]] = Counter()
+    points = []
+    for call in faults.calls:
+        seen[call.service, call.operation] += 1
+        points.append((call.service, call.operation, seen[call.service, call.operation]))
+    return points
+
+
+def _survives(harness: Harness) -> str | None:
+    """What is wrong with alice's state, or None when every guarantee holds."""
+    keys = key_ids(harness, "prod", "alice")
+    mails = mails_to(harness, "alice@example.com")
+    if len(keys) != 2 or not mails:
+        return f"keys {keys}, {len(mails)} mail(s)"
+    old, new = keys
+    delivered = {delivered_key_id(harness, "prod", "alice", mail) for mail in mails}
+    if delivered != {new}:
+        return f"mails carried {delivered}, the user holds {keys}"
+    scheduled = [(i.state, i.old_key_id, i.new_key_id) for i in items(harness, "prod")]
+    if scheduled != [(State.SCHEDULED, old, new)]:
+        return f"table holds {scheduled}"
+    if journal(harness) or pending_pair_exists(harness, "prod", "alice"):
+        return "a journal entry or pending pair was left"
+    return None
+
+
+def test_a_crash_after_any_aws_call_is_survived_within_two_reruns(monkeypatch: pytest.MonkeyPatch):
+    points = _recorded_calls(monkeypatch)
+    assert len(points) > 20  # discovery, sweep, scan, and every step of the rotation
+    failures: dict[str, str] = {}
+    for service, operation, occurrence in points:
+        BackendDict.reset()  # a fresh emulator: every crash point starts from the same world
+        harness = _world()
+        faults = Faults(monkeypatch)
+        faults.crash_after(operation, service=service, when=_nth(occurrence))
+        crashed = False
+        try:
+            run_rotation(harness.services)
+        except Crash:
+            crashed = True
+        faults.clear()
+        for _ in range(2):
+            if _survives(harness) is None:
+                break
+            run_rotation(harness.services)
+        problem = _survives(harness)
+        if not crashed or problem is not None:
+            failures[f"{service}:{operation}#{occurrence}"] = problem or "did not crash"
+    print(f"crash points tried: {len(points)}, survived: {len(points) - len(failures)}")
+    assert failures == {}
