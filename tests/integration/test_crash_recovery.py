@@ -104,20 +104,22 @@ def _assert_alice_resumed_with_the_same_key(harness: Harness, old: str, made: st
     _assert_others_rotated_exactly_once(harness)
 
 
+def _crash_after_alices_journal_reaches(harness: Harness, monkeypatch: pytest.MonkeyPatch, state: State) -> None:
+    faults = Faults(monkeypatch)
+    faults.crash_after(
+        "PutItem", when=lambda p: p["Item"]["user_name"]["S"] == "alice" and p["Item"]["state"]["S"] == state
+    )
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+
+
 def test_a_crash_right_after_the_journal_advance_mails_the_same_key_on_the_rerun(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
-    faults = Faults(monkeypatch)
-    faults.crash_after(
-        "PutItem",
-        when=lambda p: p["Item"]["user_name"]["S"] == "alice" and p["Item"]["state"]["S"] == State.KEY_CREATED,
-    )
-
-    with pytest.raises(Crash):
-        run_rotation(harness.services)
-    faults.clear()
+    _crash_after_alices_journal_reaches(harness, monkeypatch, State.KEY_CREATED)
 
     (left,) = journal(harness)
     assert (left.user_name, left.state) == ("alice", State.KEY_CREATED)
@@ -154,15 +156,7 @@ def test_a_crash_after_the_delivery_is_recorded_schedules_the_promised_deletion_
 ):
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
-    faults = Faults(monkeypatch)
-    faults.crash_after(
-        "PutItem",
-        when=lambda p: p["Item"]["user_name"]["S"] == "alice" and p["Item"]["state"]["S"] == State.DELIVERED,
-    )
-
-    with pytest.raises(Crash):
-        run_rotation(harness.services)
-    faults.clear()
+    _crash_after_alices_journal_reaches(harness, monkeypatch, State.DELIVERED)
     (left,) = journal(harness)
     assert left.state is State.DELIVERED
     assert left.delete_at is not None
