@@ -65,7 +65,7 @@ class UserKeyStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
-                raise self._error("create", user_name, exc) from None
+                raise self._error("create", user_name, exc, sent_secret=True) from None
         created = self.get(user_name)
         if created is None:
             raise SecretStoreError(f"account {self._account_id} user {user_name}: key vanished after creation")
@@ -82,7 +82,7 @@ class UserKeyStore:
                 Overwrite=True,
             )
         except ClientError as exc:
-            raise self._error("write", user_name, exc, pending_name(user_name)) from None
+            raise self._error("write", user_name, exc, pending_name(user_name), sent_secret=True) from None
 
     def get_pending(self, user_name: str) -> PendingKey | None:
         try:
@@ -113,9 +113,13 @@ class UserKeyStore:
             raise self._error("delete", user_name, exc, name) from None
         return True
 
-    def _error(self, verb: str, user_name: str, exc: ClientError, name: str | None = None) -> SecretStoreError:
+    def _error(
+        self, verb: str, user_name: str, exc: ClientError, name: str | None = None, sent_secret: bool = False
+    ) -> SecretStoreError:
         error = exc.response["Error"]
+        # After a write, only the code: a validation message may quote the value sent, the secret.
+        reason = error["Code"] if sent_secret else f"{error['Code']}: {error.get('Message', '')}"
         return SecretStoreError(
             f"account {self._account_id} user {user_name}: cannot {verb} SSM parameter "
-            f"{name or parameter_name(user_name)}: {error['Code']}: {error.get('Message', '')}"
+            f"{name or parameter_name(user_name)}: {reason}"
         )

@@ -158,6 +158,33 @@ def test_failing_key_store_removes_the_new_key_keeps_the_old_and_a_rerun_rotates
     _assert_rerun_rotates(harness, old_keys)
 
 
+def test_a_refused_write_of_a_secret_never_quotes_the_value_aws_echoed(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    harness = clean_harness(central)
+    faults = Faults(monkeypatch)
+    sent: list[str] = []
+    refused = faults.refuse("PutParameter", code="ValidationException")
+
+    def echo_the_value(params: dict[str, str]) -> bool:
+        # AWS validation messages quote the offending value: here, the secret ikr tried to store
+        sent.append(params["Value"])
+        refused.error["Error"]["Message"] = f"Value '{params['Value']}' at 'value' failed to satisfy constraint"
+        return True
+
+    refused.when = echo_the_value
+
+    result = run_rotation(harness.services)
+
+    assert sent  # the pending pair (and the Fernet key) were offered and refused
+    shown = [entry.detail for account in result.accounts for entry in account.users]
+    shown += [str(record.__dict__) for record in caplog.records]
+    for secret in sent:
+        assert all(secret not in text for text in shown)
+    (alice,) = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert "ValidationException" in alice.detail
+
+
 def test_refused_create_access_key_keeps_the_old_key_and_leaves_no_journal(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
