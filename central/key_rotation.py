@@ -33,7 +33,7 @@ from central.inventory import access_keys
 from central.mail_content import NewKeyNotice, new_key_mail
 from central.policy import Decision
 from central.results import Outcome, UserResult
-from central.secrets import UserKeyStore
+from central.secrets import UserKeyStore, parameter_name
 
 if TYPE_CHECKING:
     import boto3
@@ -219,6 +219,7 @@ class KeyRotation:
             new_key_id=item.new_key_id,
             secret=secret,
             encrypted_key_id=encrypted_id,
+            key_parameter=parameter_name(item.user_name),
             old_key_id=item.old_key_id,
             old_key_deleted_at=deletes_at,
             instructions=item.instructions or "",

@@ -18,6 +18,7 @@ class NewKeyNotice(Frozen):
     new_key_id: str
     secret: SecretStr  # the secret access key, or its Fernet ciphertext when encrypted
     encrypted_key_id: str | None = None  # set when the pair is encrypted
+    key_parameter: str = ""  # the SSM parameter holding the user's encryption key, when encrypted
     old_key_id: str
     old_key_deleted_at: datetime
     instructions: str = ""
@@ -34,7 +35,7 @@ def new_key_mail(notice: NewKeyNotice) -> Mail:
         ]
         how = (
             "The pair is encrypted with a key kept for you in this account's SSM Parameter Store at "
-            f"/ikr/secret/iam/{notice.user}. Decrypt each value with:  ikr decrypt --user {notice.user} "
+            f"{notice.key_parameter}. Decrypt each value with:  ikr decrypt --user {notice.user} "
             f"<value>  (with your own credentials in account {notice.account.id}), or with any Fernet "
             f"implementation and that parameter's value. Decrypt before {deleted}: the encryption key "
             "is removed together with the old key."

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -24,12 +25,22 @@ if TYPE_CHECKING:
 PATH = "/ikr/secret/iam/"
 
 
+_SSM_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def parameter_name(user_name: str) -> str:
-    return f"{PATH}{user_name}"
+    """`/ikr/secret/iam/<USERNAME>`, the original tool's contract, for every name SSM can hold.
+
+    IAM user names may also contain `+ = , @` (john.doe@corp is common); SSM parameter names may
+    not. Such a user's name is hex-encoded under `x/`, which no plain name can collide with.
+    """
+    if _SSM_SAFE.fullmatch(user_name):
+        return f"{PATH}{user_name}"
+    return f"{PATH}x/{user_name.encode('utf-8').hex()}"
 
 
 def pending_name(user_name: str) -> str:
-    return f"{PATH}{user_name}/pending"
+    return f"{parameter_name(user_name)}/pending"
 
 
 class PendingKey(Frozen):

@@ -51,3 +51,21 @@ def test_a_tag_typo_is_named_and_fails_the_exit_code_but_the_user_is_still_rotat
     assert "IKR:DELETE_AFTER_DAY is not a tag ikr reads" in dave.detail
     assert result.exit_code == 1
     assert [mail.to for mail in harness.mailer.sent] == ["dave@example.com"]
+
+
+def test_a_user_name_ssm_cannot_hold_is_rotated_with_its_key_under_an_encoded_name(harness: Harness):
+    # IAM allows '@' in user names; SSM parameter names do not (moto accepts them, AWS refuses)
+    harness.services.clock = fixed_clock(LATER)
+    iam = harness.world.iam("dev")
+    iam.create_user(UserName="john.doe@corp.com", Tags=[{"Key": "IKR:EMAIL", "Value": "john@example.com"}])
+    iam.create_access_key(UserName="john.doe@corp.com")
+
+    result = run_rotation(harness.services, only=[harness.world.account_ids["dev"]])
+
+    john = next(user for user in result.accounts[0].users if user.user == "john.doe@corp.com")
+    assert john.outcome is Outcome.ROTATED
+    encoded = "/ikr/secret/iam/x/" + b"john.doe@corp.com".hex()
+    ssm = harness.world.session(harness.world.account_ids["dev"]).client("ssm")
+    assert ssm.get_parameter(Name=encoded, WithDecryption=True)["Parameter"]["Value"]
+    (mail,) = [mail for mail in harness.mailer.sent if mail.to == "john@example.com"]
+    assert encoded in mail.text

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from cryptography.fernet import Fernet
 
 from central import crypto
+from central.secrets import parameter_name, pending_name
 
 
 def test_a_new_key_is_a_fernet_key_and_every_key_is_different():
@@ -73,3 +75,18 @@ def test_what_cannot_be_decrypted_is_a_decryption_error_without_the_key(damage):
     assert used_key not in message
     assert key not in message
     assert "the-secret-access-key" not in message
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ("alice", "/ikr/secret/iam/alice"),
+        ("svc_ci-1.prod", "/ikr/secret/iam/svc_ci-1.prod"),
+        ("john.doe@corp.com", "/ikr/secret/iam/x/" + b"john.doe@corp.com".hex()),
+        ("a+b=c,d", "/ikr/secret/iam/x/" + b"a+b=c,d".hex()),
+    ],
+)
+def test_ssm_names_keep_the_original_contract_and_encode_what_ssm_cannot_hold(user, expected):
+    assert parameter_name(user) == expected
+    assert pending_name(user) == expected + "/pending"
+    assert re.fullmatch(r"[A-Za-z0-9_./-]+", parameter_name(user))  # what SSM accepts in a name

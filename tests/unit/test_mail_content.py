@@ -57,7 +57,13 @@ def test_an_encrypted_mail_gives_only_ciphertexts_and_how_to_decrypt_them():
     encrypted_id = crypto.encrypt(fernet_key, KEY_ID)
     encrypted_secret = crypto.encrypt(fernet_key, SECRET)
 
-    mail = new_key_mail(notice(encrypted_key_id=encrypted_id, secret=SecretStr(encrypted_secret)))
+    mail = new_key_mail(
+        notice(
+            encrypted_key_id=encrypted_id,
+            secret=SecretStr(encrypted_secret),
+            key_parameter="/ikr/secret/iam/alice",
+        )
+    )
 
     for body in (mail.text, mail.html):
         assert KEY_ID not in body
