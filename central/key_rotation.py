@@ -31,6 +31,7 @@ from central.errors import DeliveryError, SecretStoreError, aws_reason
 from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epoch
 from central.inventory import access_keys
 from central.mail_content import NewKeyNotice, new_key_mail
+from central.model import AccessKey
 from central.policy import Decision
 from central.results import Outcome, UserResult
 from central.secrets import UserKeyStore, parameter_name
@@ -111,7 +112,7 @@ class KeyRotation:
     # -- a rotation an earlier run left half-way ------------------------------------------------
     def resume(self, item: ExpiryItem) -> UserResult:
         try:
-            keys = {key.key_id for key in access_keys(self.iam, item.user_name)}
+            keys = access_keys(self.iam, item.user_name)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
@@ -122,7 +123,13 @@ class KeyRotation:
         if item.state is State.DELIVERED:
             return self._resume_delivered(item)
         pending = self.store.get_pending(item.user_name)
-        if item.state is State.KEY_CREATED and pending and pending.key_id == item.new_key_id and pending.key_id in keys:
+        key_ids = {key.key_id for key in keys}
+        if (
+            item.state is State.KEY_CREATED
+            and pending
+            and pending.key_id == item.new_key_id
+            and pending.key_id in key_ids
+        ):
             if self.ctx.dry_run:
                 return self._recovered(item, f"would mail the interrupted rotation's key {pending.key_id} again")
             return self._deliver_and_schedule(item, pending.secret, resumed=True)
@@ -140,18 +147,13 @@ class KeyRotation:
             deletes_at=deletes_at,
         )
 
-    def _roll_back(self, item: ExpiryItem, keys: set[str], pending_key: str | None) -> UserResult:
-        if item.state is State.KEY_CREATED:
-            made = [key for key in keys if key == item.new_key_id]
-        elif pending_key is not None:
-            made = [key for key in keys if key == pending_key]
+    def _roll_back(self, item: ExpiryItem, keys: tuple[AccessKey, ...], pending_key: str | None) -> UserResult:
+        known = item.new_key_id if item.state is State.KEY_CREATED else pending_key
+        if known is not None:
+            made = [key.key_id for key in keys if key.key_id == known]
         else:
             started = from_epoch(item.started_at) - _CLOCK_SLACK
-            made = [
-                key.key_id
-                for key in access_keys(self.iam, item.user_name)
-                if key.key_id != item.old_key_id and key.created >= started
-            ]
+            made = [key.key_id for key in keys if key.key_id != item.old_key_id and key.created >= started]
         if len(made) > 1:
             return _failed(
                 item,
