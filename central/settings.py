@@ -62,6 +62,17 @@ class Settings(AccessSettings):
     SMTP_PASSWORD_PARAMETER: str | None = None
     MAILGUN_API_URL: str | None = None
     MAILGUN_API_KEY_NAME: str | None = None
+    # The original tool's README once called ROTATE_AFTER_DAYS this; its code never read it.
+    ACCESS_KEY_AGE: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _no_misnamed_age(self) -> Settings:
+        if self.ACCESS_KEY_AGE not in (None, str(self.ROTATE_AFTER_DAYS)):
+            raise ValueError(
+                f"ACCESS_KEY_AGE={self.ACCESS_KEY_AGE} is not read (the original tool's README misnamed "
+                f"ROTATE_AFTER_DAYS, now {self.ROTATE_AFTER_DAYS}): set ROTATE_AFTER_DAYS and remove ACCESS_KEY_AGE"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mailer_complete(self) -> Settings:

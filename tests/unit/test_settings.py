@@ -156,3 +156,14 @@ def test_no_secret_is_a_setting_only_the_name_of_its_ssm_parameter():
 
     assert secret_like
     assert all(name.endswith(("_PARAMETER", "_NAME")) for name in secret_like)
+
+
+def test_the_misnamed_access_key_age_of_the_original_readme_is_refused_unless_it_agrees(monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", "ikr@example.com")
+    monkeypatch.setenv("ACCESS_KEY_AGE", "30")
+
+    with pytest.raises(SettingsError, match=r"ACCESS_KEY_AGE=30 is not read .* set ROTATE_AFTER_DAYS"):
+        load_settings()
+
+    monkeypatch.setenv("ROTATE_AFTER_DAYS", "30")
+    assert load_settings().ROTATE_AFTER_DAYS == 30
