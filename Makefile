@@ -33,3 +33,4 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.scan_cost
+	$(BIN)/python -m tests.bench.many_accounts 200
