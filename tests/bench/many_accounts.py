@@ -6,8 +6,6 @@ is timed apart from the run. Counts are exact; the time is for orientation only.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 import time
 from collections import Counter
@@ -15,27 +13,15 @@ from collections import Counter
 import boto3
 from moto import mock_aws
 
-from central.clock import system_clock
-from central.expiry_table import ExpiryTable
 from central.run import run_rotation
-from central.services import Services
-from central.sessions import SessionBroker
-from central.settings import Settings
-from tests.bench.scan_cost import NullMailer, counting
+from tests.bench.scan_cost import bench_services, counting, in_process_emulator
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, build_world
 
 USERS_PER_ACCOUNT = 5
 
 
 def main(accounts: int) -> None:
-    logging.getLogger("ikr").setLevel(logging.WARNING)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    in_process_emulator()
     with mock_aws():
         central = boto3.Session(region_name="us-east-1")
         started = time.perf_counter()
@@ -48,17 +34,7 @@ def main(accounts: int) -> None:
             ),
         )
         built = time.perf_counter() - started
-        table = ExpiryTable(central.client("dynamodb"), "ikr-bench")
-        table.create()
-        settings = Settings.model_validate({"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": "ikr-bench"})
-        services = Services(
-            settings=settings,
-            central=central,
-            broker=SessionBroker(central, "ikr-member"),
-            table=table,
-            mailer=NullMailer(),
-            clock=system_clock,
-        )
+        services = bench_services(central)
         started = time.perf_counter()
         with counting() as calls:
             result = run_rotation(services)

@@ -51,8 +51,9 @@ def counting() -> Iterator[Counter[str]]:
         yield calls
 
 
-def main() -> None:
-    logging.getLogger("ikr").setLevel(logging.WARNING)  # the figures, not the run's log lines
+def in_process_emulator() -> None:
+    """Fake credentials for moto in process; the run's log lines off, the figures on."""
+    logging.getLogger("ikr").setLevel(logging.WARNING)
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -60,6 +61,23 @@ def main() -> None:
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def bench_services(central: boto3.Session) -> Services:
+    table = ExpiryTable(central.client("dynamodb"), "ikr-bench")
+    table.create()
+    return Services(
+        settings=Settings.model_validate({"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": "ikr-bench"}),
+        central=central,
+        broker=SessionBroker(central, "ikr-member"),
+        table=table,
+        mailer=NullMailer(),
+        clock=system_clock,
+    )
+
+
+def main() -> None:
+    in_process_emulator()
     with mock_aws():
         central = boto3.Session(region_name="us-east-1")
         users = [
@@ -72,16 +90,7 @@ def main() -> None:
                 ous={"Workloads": {"IKR:ENABLED": "true"}}, accounts=[AccountSpec("big", "Workloads", users=users)]
             ),
         )
-        table = ExpiryTable(central.client("dynamodb"), "ikr-bench")
-        table.create()
-        services = Services(
-            settings=Settings.model_validate({"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": "ikr-bench"}),
-            central=central,
-            broker=SessionBroker(central, "ikr-member"),
-            table=table,
-            mailer=NullMailer(),
-            clock=system_clock,
-        )
+        services = bench_services(central)
         started = time.perf_counter()
         with counting() as calls:
             result = run_rotation(services, only=[world.account_ids["big"]])
