@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from central.errors import DeliveryError
 from central.model import Frozen
@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 class Mail(Frozen):
     to: str
     subject: str
-    text: str
-    html: str
+    # The bodies may carry a plain secret access key: keep them out of any repr or traceback.
+    text: str = Field(repr=False)
+    html: str = Field(repr=False)
 
 
 class Mailer(ABC):
