@@ -23,18 +23,32 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
+    from central.settings import AccessSettings
+
 DEFAULT_REGION = "us-east-1"
 
 
-# Standard mode retries throttling and transient errors with jittered back-off; 8 attempts ride
-# out a burst of throttling without hiding a hard failure for long.
-BOTO_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 8},
-    connect_timeout=10,
-    read_timeout=30,
-    max_pool_connections=32,
-    user_agent_extra="ikr",
-)
+def make_config(max_attempts: int = 8, mode: str = "standard") -> Config:
+    # Standard mode retries throttling and transient errors with jittered back-off; 8 attempts ride
+    # out a burst of throttling without hiding a hard failure for long. Adaptive adds a client-side
+    # rate limiter for accounts whose own workloads already use most of the API rate.
+    return Config(
+        retries={"mode": mode, "total_max_attempts": max_attempts},  # type: ignore[arg-type]
+        connect_timeout=10,
+        read_timeout=30,
+        max_pool_connections=32,
+        user_agent_extra="ikr",
+    )
+
+
+# The one Config every client is built with; `configure` replaces it from the settings at start-up.
+BOTO_CONFIG = make_config()
+
+
+def configure(settings: AccessSettings) -> None:
+    """Apply the retry settings to every client built from now on (clients are cached per session)."""
+    global BOTO_CONFIG  # noqa: PLW0603 - one process-wide Config is the point
+    BOTO_CONFIG = make_config(settings.IKR_AWS_MAX_ATTEMPTS, settings.IKR_AWS_RETRY_MODE.value)
 
 
 def default_session() -> boto3.Session:

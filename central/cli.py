@@ -141,6 +141,7 @@ def _external_id(role: str, settings: AccessSettings) -> str | None:
 
 def _bootstrap(args: argparse.Namespace) -> int:
     settings: AccessSettings = load_settings(AccessSettings)
+    aws.configure(settings)
     table = ExpiryTable(aws.dynamodb(aws.default_session()), settings.IAM_KEY_ROTATOR_TABLE)
     created = table.create()
     print(f"expiry table {table.name} {'created' if created else 'already there'}; stream {table.stream_arn()}")
@@ -165,6 +166,7 @@ def _stream_pump(args: argparse.Namespace) -> int:
     if not args.checkpoint.parent.is_dir():
         raise UsageError(f"--checkpoint {args.checkpoint}: folder {args.checkpoint.parent} does not exist")
     settings: Settings = load_settings()
+    aws.configure(settings)
     session = aws.default_session()
     table = ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE)
     result = pump(aws.dynamodbstreams(session), table.stream_arn(), destructor.handler, Checkpoint(args.checkpoint))
@@ -177,6 +179,7 @@ def _stream_pump(args: argparse.Namespace) -> int:
 
 def _decrypt(args: argparse.Namespace) -> int:
     settings: AccessSettings = load_settings(AccessSettings)
+    aws.configure(settings)
     central = aws.default_session()
     if args.account:
         broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="decrypt")
@@ -200,6 +203,7 @@ def _decrypt(args: argparse.Namespace) -> int:
 def _tag_users(args: argparse.Namespace) -> int:
     entries = tagging.load(args.file)
     settings: AccessSettings = load_settings(AccessSettings)
+    aws.configure(settings)
     central = aws.default_session()
     broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="tag-users")
 

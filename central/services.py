@@ -28,6 +28,7 @@ class Services:
 def build_services(
     settings: Settings, central: boto3.Session | None = None, purpose: str = "rotate", now: datetime | None = None
 ) -> Services:
+    aws.configure(settings)
     session = central or aws.default_session()
     return Services(
         settings=settings,

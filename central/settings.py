@@ -28,6 +28,11 @@ class SmtpProtocol(StrEnum):
     PLAIN = "plain"  # no TLS at all: only for a relay on localhost
 
 
+class RetryMode(StrEnum):
+    STANDARD = "standard"  # jittered exponential back-off on throttling and transient errors
+    ADAPTIVE = "adaptive"  # standard plus a client-side rate limiter that slows down when throttled
+
+
 class AccessSettings(BaseSettings):
     """What every command needs to reach the table and the member accounts (no mail settings)."""
 
@@ -37,6 +42,9 @@ class AccessSettings(BaseSettings):
     IKR_MEMBER_ROLE_NAME: str = Field("ikr-member", pattern=r"^[\w+=,.@-]{1,64}$")
     IKR_EXTERNAL_ID: str | None = Field(None, min_length=2, max_length=1224)
     IKR_NOW: datetime | None = None
+    # botocore's own retries, one Config for every client: no call site loops by hand.
+    IKR_AWS_MAX_ATTEMPTS: int = Field(8, ge=1, le=20, description="attempts per AWS call, first one included")
+    IKR_AWS_RETRY_MODE: RetryMode = RetryMode.STANDARD
 
     @field_validator("IKR_NOW")
     @classmethod
@@ -62,6 +70,14 @@ class Settings(AccessSettings):
     SMTP_PASSWORD_PARAMETER: str | None = None
     MAILGUN_API_URL: str | None = None
     MAILGUN_API_KEY_NAME: str | None = None
+    ADMIN_EMAIL: EmailStr | None = Field(None, description="who is told of failures and gets the report summary")
+    IKR_MAX_DESTROY_ATTEMPTS: int = Field(10, ge=1, description="destruction attempts before an item is `failed`")
+    DEACTIVATE_BEFORE_DELETE_DAYS: int = Field(
+        0, ge=0, le=365, description="days an old key stays Inactive before it is deleted (0: delete at once)"
+    )
+    IKR_CONCURRENCY: int = Field(16, ge=1, le=256, description="accounts worked at once by one process")
+    IKR_ACCOUNT_QUEUE_URL: str | None = Field(None, description="SQS queue of the account worker (fan-out on AWS)")
+    IKR_REPORT_BUCKET: str | None = Field(None, description="S3 bucket the reporter writes the report to")
     # The original tool's README once called ROTATE_AFTER_DAYS this; its code never read it.
     ACCESS_KEY_AGE: str | None = Field(None, exclude=True)
 

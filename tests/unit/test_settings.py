@@ -167,3 +167,33 @@ def test_the_misnamed_access_key_age_of_the_original_readme_is_refused_unless_it
 
     monkeypatch.setenv("ROTATE_AFTER_DAYS", "30")
     assert load_settings().ROTATE_AFTER_DAYS == 30
+
+
+def test_later_settings_have_safe_defaults():
+    settings: Settings = load_settings()
+
+    assert settings.IKR_MAX_DESTROY_ATTEMPTS == 10
+    assert settings.DEACTIVATE_BEFORE_DELETE_DAYS == 0  # the original behaviour: delete at once
+    assert settings.IKR_CONCURRENCY == 16
+    assert settings.IKR_ACCOUNT_QUEUE_URL is None
+    assert settings.ADMIN_EMAIL is None
+    assert settings.IKR_AWS_MAX_ATTEMPTS == 8
+    assert settings.IKR_AWS_RETRY_MODE.value == "standard"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IKR_MAX_DESTROY_ATTEMPTS", "0"),
+        ("DEACTIVATE_BEFORE_DELETE_DAYS", "-1"),
+        ("IKR_CONCURRENCY", "0"),
+        ("ADMIN_EMAIL", "not-an-address"),
+        ("IKR_AWS_MAX_ATTEMPTS", "0"),
+        ("IKR_AWS_RETRY_MODE", "legacy"),
+    ],
+)
+def test_bad_later_settings_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
