@@ -8,6 +8,7 @@ from datetime import datetime
 import boto3
 
 from central import aws
+from central.admin import AdminNotifier
 from central.clock import Clock, clock_for
 from central.expiry_table import ExpiryTable
 from central.mailers import Mailer, build_mailer
@@ -23,6 +24,11 @@ class Services:
     table: ExpiryTable
     mailer: Mailer
     clock: Clock
+
+    @property
+    def admin(self) -> AdminNotifier:
+        address = self.settings.ADMIN_EMAIL
+        return AdminNotifier(self.mailer, str(address) if address else None)
 
 
 def build_services(
