@@ -15,14 +15,20 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 
-def managed_users(iam: IAMClient) -> list[IamUser]:
+def all_users(iam: IAMClient) -> list[IamUser]:
+    """Every IAM user of the account with its tags (keys not filled), 1,000 a page."""
     users: list[IamUser] = []
     paginator = iam.get_paginator("get_account_authorization_details")
     for page in paginator.paginate(Filter=["User"], PaginationConfig={"PageSize": 1000}):
         for detail in page["UserDetailList"]:
             tags = tuple(Tag(key=tag["Key"], value=tag["Value"]) for tag in detail.get("Tags", []))
-            if has_email_tag(tags):
-                users.append(IamUser(name=detail["UserName"], arn=detail["Arn"], tags=tags))
+            users.append(IamUser(name=detail["UserName"], arn=detail["Arn"], tags=tags))
+    return users
+
+
+def managed_users(iam: IAMClient) -> list[IamUser]:
+    """The users tagged IKR:EMAIL, each with its access keys (oldest first)."""
+    users = [user for user in all_users(iam) if has_email_tag(user.tags)]
     return [user.model_copy(update={"keys": access_keys(iam, user.name)}) for user in users]
 
 
