@@ -1,9 +1,16 @@
-"""Destruction of one old key whose expiry item was removed from the table.
+"""Retirement of one old key whose expiry item was removed from the table.
 
 Acts only on `scheduled` items whose time has passed (removed by TTL, by the rotator's sweep, or
 seen after `expires_at`); an item someone deleted by hand too early is put back. The old key is
-deleted only while the user has another key, and an already deleted key counts as done. Any
-failure puts the item back `RETRY_AFTER_MINS` later with attempts + 1.
+retired only while the user has another active key, and an already deleted key counts as done.
+
+Retirement: first GetAccessKeyLastUsed, and one reminder to the user when the old key was used
+after the new one was mailed; then, with DEACTIVATE_BEFORE_DELETE_DAYS > 0, the key is made
+Inactive and its item comes back for the deletion that many days later (the item is written back
+before the key changes, so a crash in between never loses track of the key); otherwise, or on the
+second pass, it is deleted. A failure puts the item back RETRY_AFTER_MINS later with attempts + 1;
+at IKR_MAX_DESTROY_ATTEMPTS it stays as `failed` (no TTL, no more retries) and the administrator
+is told once.
 """
 
 from __future__ import annotations
@@ -11,27 +18,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central import aws
-from central.errors import IkrError, aws_reason
-from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
+from central.admin import AdminNotifier
+from central.errors import DeliveryError, IkrError, aws_reason
+from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epoch
 from central.inventory import access_keys
-from central.model import KeyStatus
+from central.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
+from central.mailers.base import Mailer
+from central.model import AccessKey, KeyStatus
 from central.secrets import UserKeyStore
 from central.services import Services
 from central.sessions import SessionBroker
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
 
 logger = Logger(service="ikr")
 
 
 class Destroyed(StrEnum):
     DELETED = "deleted"
+    DEACTIVATED = "deactivated"  # made Inactive; the item is back for the deletion
     ALREADY_GONE = "already-gone"
     KEPT_ONLY_KEY = "kept-only-key"
     RETRY = "retry-scheduled"
+    GAVE_UP = "gave-up"  # attempts exhausted: item kept as `failed`, administrator told
     TOO_EARLY = "put-back-too-early"
     IGNORED = "ignored"
 
@@ -40,6 +56,7 @@ class Destroyed(StrEnum):
 class DestroyResult:
     outcome: Destroyed
     detail: str
+    reminded: bool = False  # the user was told the old key was still in use
 
 
 @dataclass(frozen=True)
@@ -48,23 +65,30 @@ class DestroyContext:
     table: ExpiryTable
     now: datetime
     retry_after: timedelta
+    max_attempts: int = 10
+    deactivate_days: int = 0
+    mailer: Mailer | None = None  # for the last-use reminder; None: the reminder is only logged
+    admin: AdminNotifier | None = None
 
     @classmethod
     def from_services(cls, services: Services) -> DestroyContext:
+        settings = services.settings
         return cls(
             broker=services.broker,
             table=services.table,
             now=services.clock(),
-            retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
+            retry_after=timedelta(minutes=settings.RETRY_AFTER_MINS),
+            max_attempts=settings.IKR_MAX_DESTROY_ATTEMPTS,
+            deactivate_days=settings.DEACTIVATE_BEFORE_DELETE_DAYS,
+            mailer=services.mailer,
+            admin=services.admin,
         )
 
 
 def destroy(ctx: DestroyContext, item: ExpiryItem, removed_by_ttl: bool = False) -> DestroyResult:
     where: dict[str, object] = {"account_id": item.account_id, "user": item.user_name, "old_key_id": item.old_key_id}
     if item.state is not State.SCHEDULED:
-        return DestroyResult(
-            Destroyed.IGNORED, f"{item.where}: {item.state.value} journal entry removed; nothing to do"
-        )
+        return DestroyResult(Destroyed.IGNORED, f"{item.where}: {item.state.value} item removed; nothing to do")
     if item.expires_at is None:
         return DestroyResult(Destroyed.IGNORED, f"{item.where}: scheduled item without expires_at; not acted on")
     if not _expired(item, ctx.now, removed_by_ttl):
@@ -72,23 +96,10 @@ def destroy(ctx: DestroyContext, item: ExpiryItem, removed_by_ttl: bool = False)
         logger.warning("expiry item removed before its time; put back", extra=where)
         return DestroyResult(Destroyed.TOO_EARLY, f"{item.where}: removed before its deletion time; put back, key kept")
     try:
-        result = _delete_old_key(ctx, item)
+        result = _retire(ctx, item)
     except (IkrError, ClientError, BotoCoreError) as exc:
-        reason = str(exc) if isinstance(exc, IkrError) else aws_reason(exc)
-        retry = item.model_copy(
-            update={
-                "attempts": item.attempts + 1,
-                "expires_at": epoch(ctx.now + ctx.retry_after),
-                "swept_at": None,
-                "last_error": reason[:500],
-            }
-        )
-        ctx.table.put(retry)  # if this fails too, the handler reports the record as failed
-        logger.error(
-            "destruction failed; retry scheduled", extra={**where, "reason": reason, "attempts": retry.attempts}
-        )
-        return DestroyResult(Destroyed.RETRY, f"{item.where}: {reason}; retry #{retry.attempts} scheduled")
-    logger.info("destruction", extra={**where, "outcome": result.outcome.value})
+        return _failed_attempt(ctx, item, str(exc) if isinstance(exc, IkrError) else aws_reason(exc))
+    logger.info(f"old key {result.outcome.value}: {result.detail}", extra={**where, "outcome": result.outcome.value})
     return result
 
 
@@ -100,7 +111,7 @@ def _expired(item: ExpiryItem, now: datetime, removed_by_ttl: bool) -> bool:
     return item.swept_at is not None and item.swept_at >= item.expires_at
 
 
-def _delete_old_key(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
+def _retire(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
     session = ctx.broker.session_for(item.account_id)
     iam = aws.iam(session)
     try:
@@ -109,9 +120,9 @@ def _delete_old_key(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
         if exc.response["Error"]["Code"] != "NoSuchEntity":
             raise
         keys = ()  # the user itself is gone
-    ids = {key.key_id for key in keys}
+    old = next((key for key in keys if key.key_id == item.old_key_id), None)
     others_active = [k for k in keys if k.key_id != item.old_key_id and k.status is KeyStatus.ACTIVE]
-    if item.old_key_id not in ids:
+    if old is None:
         outcome = DestroyResult(Destroyed.ALREADY_GONE, f"{item.where}: old key was already deleted")
     elif not others_active:
         # Never leave a user without a working key: the new one was deleted or deactivated by
@@ -126,13 +137,117 @@ def _delete_old_key(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
             f"{item.where}: it is the user's only active key (the new key is gone or inactive); kept",
         )
     else:
-        try:
-            iam.delete_access_key(UserName=item.user_name, AccessKeyId=item.old_key_id)
-            outcome = DestroyResult(Destroyed.DELETED, f"{item.where}: old key deleted")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchEntity":
-                raise
-            outcome = DestroyResult(Destroyed.ALREADY_GONE, f"{item.where}: old key was already deleted")
+        deactivate = ctx.deactivate_days > 0 and item.deactivated_at is None and old.status is KeyStatus.ACTIVE
+        reminded = _remind_if_still_used(ctx, iam, item, old, deactivate)
+        if deactivate:
+            return _deactivate(ctx, iam, item, reminded)
+        outcome = _delete(iam, item, reminded)
     if not ctx.table.for_user(item.account_id, item.user_name):
         UserKeyStore(aws.ssm(session), item.account_id).delete(item.user_name)
     return outcome
+
+
+def _deactivate(ctx: DestroyContext, iam: IAMClient, item: ExpiryItem, reminded: bool) -> DestroyResult:
+    deletes_at = ctx.now + timedelta(days=ctx.deactivate_days)
+    later = item.model_copy(
+        update={
+            "deactivated_at": epoch(ctx.now),
+            "expires_at": epoch(deletes_at),
+            "swept_at": None,
+            "reminded_at": epoch(ctx.now) if reminded else item.reminded_at,
+        }
+    )
+    ctx.table.put(later)  # first: should the process die now, the item still leads to the key
+    iam.update_access_key(UserName=item.user_name, AccessKeyId=item.old_key_id, Status="Inactive")
+    return DestroyResult(
+        Destroyed.DEACTIVATED,
+        f"{item.where}: old key made inactive; deleted at {deletes_at:%Y-%m-%d %H:%M} UTC",
+        reminded=reminded,
+    )
+
+
+def _delete(iam: IAMClient, item: ExpiryItem, reminded: bool) -> DestroyResult:
+    try:
+        iam.delete_access_key(UserName=item.user_name, AccessKeyId=item.old_key_id)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        return DestroyResult(Destroyed.ALREADY_GONE, f"{item.where}: old key was already deleted", reminded=reminded)
+    return DestroyResult(Destroyed.DELETED, f"{item.where}: old key deleted", reminded=reminded)
+
+
+def _remind_if_still_used(
+    ctx: DestroyContext, iam: IAMClient, item: ExpiryItem, old: AccessKey, deactivating: bool
+) -> bool:
+    """One reminder per item when the old key was used after the new key was mailed."""
+    if item.reminded_at is not None or item.email is None:
+        return False
+    answer = iam.get_access_key_last_used(AccessKeyId=old.key_id).get("AccessKeyLastUsed", {})
+    used_at = answer.get("LastUsedDate")
+    if used_at is None or used_at <= from_epoch(item.started_at):
+        return False
+    last_use = LastUse(at=used_at, service=answer.get("ServiceName", "?"), region=answer.get("Region", "?"))
+    notice = OldKeyStillUsedNotice(
+        account_id=item.account_id,
+        user=item.user_name,
+        email=item.email,
+        old_key_id=item.old_key_id,
+        new_key_id=item.new_key_id,
+        last_use=last_use,
+        action="made inactive" if deactivating else "deleted",
+        deleted_at=ctx.now + timedelta(days=ctx.deactivate_days) if deactivating else None,
+    )
+    where = {"account_id": item.account_id, "user": item.user_name, "old_key_id": item.old_key_id}
+    logger.warning(
+        "old key still used after the new key was mailed",
+        extra={**where, "last_used": used_at.isoformat(), "service": last_use.service, "region": last_use.region},
+    )
+    if ctx.mailer is None:
+        return False
+    try:
+        ctx.mailer.send(old_key_still_used_mail(notice))
+    except DeliveryError as exc:
+        # A reminder is a courtesy: its failure never holds back the retirement the mail promised.
+        logger.error("last-use reminder not mailed", extra={**where, "reason": str(exc)})
+        return False
+    return True
+
+
+def _failed_attempt(ctx: DestroyContext, item: ExpiryItem, reason: str) -> DestroyResult:
+    where = {"account_id": item.account_id, "user": item.user_name, "old_key_id": item.old_key_id}
+    attempts = item.attempts + 1
+    if attempts >= ctx.max_attempts:
+        failed = item.model_copy(
+            update={
+                "state": State.FAILED,
+                "attempts": attempts,
+                "expires_at": None,  # no TTL: the item stays for people to look at
+                "swept_at": None,
+                "failed_at": epoch(ctx.now),
+                "last_error": reason[:500],
+            }
+        )
+        ctx.table.put(failed)  # if this fails too, the handler reports the record as failed
+        lines = [
+            f"ikr gave up deleting old access key {item.old_key_id} of IAM user {item.user_name} in account "
+            f"{item.account_id} after {attempts} attempts.",
+            f"Last error: {reason}",
+            "The key is still there. Fix the cause, then delete the key yourself, or set the expiry item's "
+            "state back to `scheduled` with an `expires_at` in the past (see the README, Operations).",
+        ]
+        if ctx.admin is not None:
+            ctx.admin.notify("destruction given up", lines, **where, attempts=attempts)
+        else:
+            logger.error("destruction given up", extra={**where, "attempts": attempts, "reason": reason})
+        return DestroyResult(Destroyed.GAVE_UP, f"{item.where}: {reason}; gave up after {attempts} attempts")
+    retry = item.model_copy(
+        update={
+            "attempts": attempts,
+            "expires_at": epoch(ctx.now + ctx.retry_after),
+            "swept_at": None,
+            "last_error": reason[:500],
+        }
+    )
+    ctx.table.put(retry)  # if this fails too, the handler reports the record as failed
+    logger.error("destruction failed; retry scheduled", extra={**where, "reason": reason, "attempts": attempts})
+    return DestroyResult(Destroyed.RETRY, f"{item.where}: {reason}; retry #{attempts} scheduled")

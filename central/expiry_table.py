@@ -39,8 +39,8 @@ class State(StrEnum):
     STARTED = "started"  # intent written; CreateAccessKey may or may not have happened
     KEY_CREATED = "key-created"  # new key exists and is kept for re-delivery; the mail may have gone
     DELIVERED = "delivered"  # the mail went out: the new key stays; `delete_at` is what it promised
-    SCHEDULED = "scheduled"  # the old key waits for expires_at
-    FAILED = "failed"  # destruction gave up; kept for people to look at
+    SCHEDULED = "scheduled"  # the old key waits for expires_at (to be deactivated or deleted)
+    FAILED = "failed"  # destruction gave up after IKR_MAX_DESTROY_ATTEMPTS; kept for people, no TTL
 
 
 def epoch(moment: datetime) -> int:
@@ -70,9 +70,22 @@ class ExpiryItem(BaseModel):
     delete_after_days: int | None = None
     instructions: str | None = None
     delete_at: int | None = None  # the deletion time the mail promised (not the TTL attribute)
+    # The old key's retirement (destructor):
+    deactivated_at: int | None = None  # made Inactive then; deleted at expires_at
+    reminded_at: int | None = None  # the user was told the old key was still in use
+    failed_at: int | None = None  # destruction gave up (state failed)
 
     @field_validator(
-        "started_at", "expires_at", "attempts", "swept_at", "delete_after_days", "delete_at", mode="before"
+        "started_at",
+        "expires_at",
+        "attempts",
+        "swept_at",
+        "delete_after_days",
+        "delete_at",
+        "deactivated_at",
+        "reminded_at",
+        "failed_at",
+        mode="before",
     )
     @classmethod
     def _whole(cls, value: Any) -> Any:

@@ -61,6 +61,7 @@ class RotationContext:
     encrypt: bool
     dry_run: bool = False
     run_id: str = ""
+    deactivate_days: int = 0  # DEACTIVATE_BEFORE_DELETE_DAYS: the mail says the old key goes inactive first
     # Items this run's sweep just removed: their destructor may not have run yet.
     being_deleted: tuple[ExpiryItem, ...] = ()
 
@@ -182,20 +183,23 @@ class KeyRotation:
         item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
         self.store.delete_pending(item.user_name)
         self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
-        where = {"account_id": item.account_id, "user": item.user_name}
+        fate = "made inactive" if self.ctx.deactivate_days else "deleted"
+        detail = (
+            f"new key {item.new_key_id} mailed to {item.email}; old key {item.old_key_id} {fate} at "
+            f"{deletes_at:%Y-%m-%d %H:%M} UTC"
+        )
+        # The line a person reads in the logs: who, where, which keys, and when the old one goes.
         logger.info(
-            "rotated",
+            f"{'resumed and finished the rotation of' if resumed else 'rotated'} {item.user_name} in account "
+            f"{item.account_id}: {detail}",
             extra={
-                **where,
+                "account_id": item.account_id,
+                "user": item.user_name,
                 "new_key_id": item.new_key_id,
                 "old_key_id": item.old_key_id,
                 "resumed": resumed,
                 "old_key_deleted_at": deletes_at.isoformat(),
             },
-        )
-        detail = (
-            f"new key {item.new_key_id} mailed to {item.email}; old key {item.old_key_id} deleted at "
-            f"{deletes_at:%Y-%m-%d %H:%M} UTC"
         )
         return UserResult(
             user=item.user_name,
@@ -224,6 +228,7 @@ class KeyRotation:
             key_parameter=parameter_name(item.user_name),
             old_key_id=item.old_key_id,
             old_key_deleted_at=deletes_at,
+            deactivate_days=self.ctx.deactivate_days,
             instructions=item.instructions or "",
         )
         self.ctx.mailer.send(new_key_mail(notice))

@@ -20,13 +20,21 @@ class NewKeyNotice(Frozen):
     encrypted_key_id: str | None = None  # set when the pair is encrypted
     key_parameter: str = ""  # the SSM parameter holding the user's encryption key, when encrypted
     old_key_id: str
-    old_key_deleted_at: datetime
+    old_key_deleted_at: datetime  # when the old key stops working (deleted, or first deactivated)
+    deactivate_days: int = 0  # >0: the old key is made Inactive then, and deleted this many days later
     instructions: str = ""
 
 
 def new_key_mail(notice: NewKeyNotice) -> Mail:
     account = f"{notice.account.name} ({notice.account.id})"
     deleted = f"{notice.old_key_deleted_at:%Y-%m-%d %H:%M} UTC"
+    if notice.deactivate_days:
+        fate = (
+            f"Your old key {notice.old_key_id} stops working when it is made inactive at {deleted}; it is "
+            f"deleted {notice.deactivate_days} day(s) later (until then an administrator can reactivate it)."
+        )
+    else:
+        fate = f"Your old key {notice.old_key_id} stops working when it is deleted at {deleted}."
     secret = notice.secret.get_secret_value()
     if notice.encrypted_key_id is not None:
         pair = [
@@ -54,7 +62,7 @@ def new_key_mail(notice: NewKeyNotice) -> Mail:
         *(f"{label}: {value}" for label, value in rows),
         "",
         *([how, ""] if how else []),
-        f"Your old key {notice.old_key_id} stops working when it is deleted at {deleted}.",
+        fate,
         *(["", f"Instructions: {notice.instructions}"] if notice.instructions else []),
         "",
         "-- ikr, IAM key rotation",
@@ -68,9 +76,45 @@ def new_key_mail(notice: NewKeyNotice) -> Mail:
         f"<b>{escape(account)}</b>. Please put it wherever the old key is used.</p>"
         f"<table>{cells}</table>"
         + (f"<p>{escape(how)}</p>" if how else "")
-        + f"<p>Your old key <code>{escape(notice.old_key_id)}</code> stops working when it is deleted at "
-        f"<b>{escape(deleted)}</b>.</p>"
+        + f"<p>{escape(fate)}</p>"
         + (f"<p>Instructions: {escape(notice.instructions)}</p>" if notice.instructions else "")
         + "<p>-- ikr, IAM key rotation</p></body></html>"
     )
+    return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)
+
+
+class LastUse(Frozen):
+    """Where an access key was last used, as GetAccessKeyLastUsed tells it."""
+
+    at: datetime
+    service: str
+    region: str
+
+
+class OldKeyStillUsedNotice(Frozen):
+    account_id: str
+    user: str
+    email: str
+    old_key_id: str
+    new_key_id: str | None
+    last_use: LastUse
+    action: str  # what happens to the old key now: "deleted" or "made inactive"
+    deleted_at: datetime | None = None  # when it is deleted, if it is only made inactive now
+
+
+def old_key_still_used_mail(notice: OldKeyStillUsedNotice) -> Mail:
+    used = f"{notice.last_use.at:%Y-%m-%d %H:%M} UTC by {notice.last_use.service} in {notice.last_use.region}"
+    then = f"; it is deleted at {notice.deleted_at:%Y-%m-%d %H:%M} UTC" if notice.deleted_at else ""
+    new = f"the new key {notice.new_key_id}" if notice.new_key_id else "your new key"
+    lines = [
+        f"Hello {notice.user},",
+        "",
+        f"The old access key {notice.old_key_id} of IAM user {notice.user} in AWS account {notice.account_id} "
+        f"was still used after its replacement was mailed to you: last used {used}.",
+        f"It is {notice.action} now{then}. Whatever used it must switch to {new}.",
+        "",
+        "-- ikr, IAM key rotation",
+    ]
+    subject = f"Old AWS access key of {notice.user} in {notice.account_id} was still in use"
+    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in lines if line) + "</body></html>"
     return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)

@@ -36,11 +36,23 @@ def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
         logger.error("stream record not acted on", event_id=record.event_id, reason=str(exc))
         return  # retrying cannot mend a malformed image
     by_ttl = (record.user_identity or {}).get("principalId") == _TTL_PRINCIPAL
-    outcome = destroy(ctx, item, removed_by_ttl=by_ttl).outcome
-    if outcome in (Destroyed.DELETED, Destroyed.ALREADY_GONE):
-        metrics.add_metric(name="KeysDestroyed", unit=MetricUnit.Count, value=1)
-    elif outcome is Destroyed.RETRY:
-        metrics.add_metric(name="DestructionRetries", unit=MetricUnit.Count, value=1)
+    result = destroy(ctx, item, removed_by_ttl=by_ttl)
+    metric = _METRICS.get(result.outcome)
+    if metric:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if result.reminded:
+        metrics.add_metric(name="LastUseReminders", unit=MetricUnit.Count, value=1)
+
+
+_METRICS = {
+    Destroyed.DELETED: "KeysDestroyed",
+    Destroyed.ALREADY_GONE: "KeysDestroyed",
+    Destroyed.DEACTIVATED: "KeysDeactivated",
+    Destroyed.RETRY: "DestructionRetries",
+    Destroyed.GAVE_UP: "DestructionsGivenUp",
+    Destroyed.KEPT_ONLY_KEY: "OnlyKeysKept",
+    Destroyed.TOO_EARLY: "ItemsPutBack",
+}
 
 
 @metrics.log_metrics

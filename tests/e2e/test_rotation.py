@@ -38,8 +38,11 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
 
     assert run.code == 1, run.stdout + run.stderr  # carol's bad tag is a failure of the run
     assert run.json_out == []  # logs go to stderr: stdout is the summary
-    rotated_logs = [log for log in run.logs if log["message"] == "rotated"]
+    rotated_logs = [log for log in run.logs if log["message"].startswith("rotated ")]
     assert sorted((log["account_id"], log["user"]) for log in rotated_logs) == sorted([(prod, "alice"), (dev, "dave")])
+    alice_log = next(log["message"] for log in rotated_logs if log["user"] == "alice")
+    assert alice_log.startswith(f"rotated alice in account {prod}: new key ")  # a sentence a person can read
+    assert "mailed to alice@example.com; old key " in alice_log
     assert "Organization, swept 0 overdue expiry item(s)" in run.lines[0]
     assert run.line_for(f"{prod} prod [Root/Workloads]:").endswith("1 rotated, 1 not-due, 1 skipped")
     assert run.line_for(f"{dev} dev [Root/Workloads]:").endswith("1 rotated")

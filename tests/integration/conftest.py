@@ -121,3 +121,7 @@ def make_harness(central: boto3.Session, spec: OrgSpec, **settings: object) -> H
 @pytest.fixture
 def harness(central: boto3.Session) -> Harness:
     return make_harness(central, default_spec())
+
+
+# Fixtures kept in their own modules, shared by several test files.
+from tests.integration.destroy_scene import scene  # noqa: E402, F401

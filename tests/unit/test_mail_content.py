@@ -112,3 +112,34 @@ def test_an_ampersand_and_quotes_are_escaped_in_html():
 
     assert "Ask &quot;ops&quot; &amp; &quot;sec&quot; first" in mail.html
     assert 'Ask "ops" & "sec" first' in mail.text
+
+
+def test_with_deactivation_the_mail_says_when_the_old_key_goes_inactive_and_when_it_is_deleted():
+    mail = new_key_mail(notice(deactivate_days=7))
+
+    assert f"made inactive at {DELETED_AT:%Y-%m-%d %H:%M} UTC" in mail.text
+    assert "deleted 7 day(s) later" in mail.text
+    assert "made inactive at" in mail.html
+
+
+def test_the_still_used_reminder_names_where_and_when_the_old_key_was_used():
+    from central.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
+
+    used = LastUse(at=datetime(2025, 3, 5, 9, 15, tzinfo=UTC), service="s3", region="eu-central-1")
+    mail = old_key_still_used_mail(
+        OldKeyStillUsedNotice(
+            account_id=ACCOUNT.id,
+            user="alice<script>",
+            email="alice@example.com",
+            old_key_id=OLD_KEY_ID,
+            new_key_id=KEY_ID,
+            last_use=used,
+            action="made inactive",
+            deleted_at=DELETED_AT,
+        )
+    )
+
+    assert "last used 2025-03-05 09:15 UTC by s3 in eu-central-1" in mail.text
+    assert f"It is made inactive now; it is deleted at {DELETED_AT:%Y-%m-%d %H:%M} UTC" in mail.text
+    assert KEY_ID in mail.text
+    assert "<script>" not in mail.html
