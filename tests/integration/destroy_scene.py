@@ -58,6 +58,10 @@ class Scene:
 
 @pytest.fixture
 def scene(central: boto3.Session) -> Scene:
+    return build_scene(central)
+
+
+def build_scene(central: boto3.Session) -> Scene:
     table = ExpiryTable(central.client("dynamodb"), TABLE)
     table.create()
     member = session_in(central, MEMBER)

@@ -72,6 +72,7 @@ class Call:
     operation: str
     params: Params
     response: Any = None
+    tag: str = ""  # what `Faults.tag` said when the call was made (e.g. inside a handler)
 
 
 @dataclass
@@ -143,6 +144,7 @@ class Faults:
         self.calls: list[Call] = []
         self.rules: list[Rule] = []
         self.throttler: Throttle | None = None
+        self.tag = ""  # set by a test around the code under test, to tell its calls from the test's own
         self._monkeypatch = monkeypatch
         self._hooked: weakref.WeakSet[BaseClient] = weakref.WeakSet()
         original: Callable[..., Any] = BaseClient._make_api_call  # type: ignore[attr-defined]
@@ -214,7 +216,7 @@ class Faults:
     def _call(self, original: Callable[..., Any], client: BaseClient, operation: str, params: Params) -> Any:
         service = client.meta.service_model.service_name
         self._hook(client)
-        call = Call(service, operation, dict(params))
+        call = Call(service, operation, dict(params), tag=self.tag)
         self.calls.append(call)
         crash: Rule | None = None
         for rule in self.rules:
