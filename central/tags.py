@@ -70,7 +70,8 @@ def parse_bool(key: str, value: str) -> bool:
 
 def parse_email(key: str, value: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        # strict: also the 64-character limit of the part before the @ (RFC 5321), which relays enforce
+        return validate_email(value, check_deliverability=False, strict=True).normalized
     except EmailNotValidError as exc:
         raise TagProblem(f"{key}={value!r} is not one e-mail address ({exc})") from None
 

@@ -26,15 +26,35 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
-def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
-    if record.event_name is not DynamoDBRecordEventName.REMOVE:
-        return
-    image = record.dynamodb.old_image if record.dynamodb else {}
+def _old_item(record: DynamoDBRecord) -> ExpiryItem | None:
+    """The removed item, or None (after an error log) when the record cannot be one ikr acts on."""
     try:
-        item = ExpiryItem.from_plain(image)
+        name = record.event_name
+        image = record.dynamodb.old_image if record.dynamodb else None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # An unknown event name or an image that is not a map: Powertools cannot read it.
+        logger.error("stream record not acted on", event_id=record.event_id, reason=f"unreadable record ({exc!r})")
+        return None
+    if name is not DynamoDBRecordEventName.REMOVE:
+        return None  # the journal's own writes, and put-backs
+    if not image:
+        logger.error(
+            "stream record not acted on",
+            event_id=record.event_id,
+            reason="REMOVE record without an old image: the stream must be NEW_AND_OLD_IMAGES",
+        )
+        return None
+    try:
+        return ExpiryItem.from_plain(image)
     except InvalidItemError as exc:
         logger.error("stream record not acted on", event_id=record.event_id, reason=str(exc))
-        return  # retrying cannot mend a malformed image
+        return None
+
+
+def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
+    item = _old_item(record)
+    if item is None:
+        return  # retrying cannot mend a malformed record; it was logged
     by_ttl = (record.user_identity or {}).get("principalId") == _TTL_PRINCIPAL
     result = destroy(ctx, item, removed_by_ttl=by_ttl)
     metric = _METRICS.get(result.outcome)
