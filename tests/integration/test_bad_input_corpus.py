@@ -75,15 +75,15 @@ def test_every_bad_tag_is_named_and_the_good_users_are_still_rotated(
         handled += 1
     assert {by_user["good-1"].outcome, by_user["good-2"].outcome} == {Outcome.ROTATED}
 
-    rows = {row.account_name: row for row in result.accounts}
+    accounts = {account.account_name: account for account in result.accounts}
     for item in CORPUS["account_tags"] + CORPUS["ou_tags"]:
-        row = rows[item["id"]] if item in CORPUS["account_tags"] else rows[f"in-{item['id']}"]
-        assert row.status is AccountStatus.FAILED, item["id"]
-        assert all(words in row.detail for words in item["expect"]), (item["id"], row.detail)
-        assert row.account_id in row.detail or item["id"] in row.detail  # names the account or the OU
-        assert row.users == []  # nothing done where the policy is unknown
+        account = accounts[item["id"]] if item in CORPUS["account_tags"] else accounts[f"in-{item['id']}"]
+        assert account.status is AccountStatus.FAILED, item["id"]
+        assert all(words in account.detail for words in item["expect"]), (item["id"], account.detail)
+        assert account.account_id in account.detail or item["id"] in account.detail  # names the account or OU
+        assert account.users == []  # nothing done where the policy is unknown
         handled += 1
-    assert rows["clean"].users[0].outcome is Outcome.ROTATED
+    assert accounts["clean"].users[0].outcome is Outcome.ROTATED
     assert result.exit_code == 1
     total = len(CORPUS["user_tags"]) + len(CORPUS["account_tags"]) + len(CORPUS["ou_tags"])
     print(f"tag corpus items: {total}, handled: {handled}")
