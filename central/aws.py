@@ -7,6 +7,7 @@ mode backs off on throttling and transient errors, so no call site loops by hand
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
@@ -45,10 +47,19 @@ def make_config(max_attempts: int = 8, mode: str = "standard") -> Config:
 BOTO_CONFIG = make_config()
 
 
+# The SDK's DEBUG records carry request and response bodies: SSM PutParameter values (encryption
+# keys, pending key pairs) and CreateAccessKey secrets. They stay off whatever the root level is.
+_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
 def configure(settings: AccessSettings) -> None:
     """Apply the retry settings to every client built from now on (clients are cached per session)."""
     global BOTO_CONFIG  # noqa: PLW0603 - one process-wide Config is the point
     BOTO_CONFIG = make_config(settings.IKR_AWS_MAX_ATTEMPTS, settings.IKR_AWS_RETRY_MODE.value)
+    for name in _SDK_LOGGERS:
+        sdk_logger = logging.getLogger(name)
+        if sdk_logger.getEffectiveLevel() < logging.INFO:
+            sdk_logger.setLevel(logging.INFO)
 
 
 def default_session() -> boto3.Session:
@@ -105,4 +116,9 @@ def dynamodbstreams(session: boto3.Session) -> DynamoDBStreamsClient:
 
 def ses(session: boto3.Session) -> SESClient:
     client: SESClient = _client(session, "ses")
+    return client
+
+
+def s3(session: boto3.Session) -> S3Client:
+    client: S3Client = _client(session, "s3")
     return client
