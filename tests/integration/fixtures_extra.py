@@ -23,7 +23,7 @@ from tests.integration.conftest import Harness, RecordingMailer, make_harness, m
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 # Keys made today are 100 days old then: past every rotation age used here (60 and 85 days).
-LATER = datetime.now(UTC).replace(microsecond=0) + timedelta(days=100)
+LATER: datetime = datetime.now(UTC).replace(microsecond=0) + timedelta(days=100)
 
 
 _LOADERS: dict[str | None, botocore.loaders.Loader] = {}
