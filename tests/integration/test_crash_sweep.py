@@ -28,6 +28,8 @@ from tests.integration.fixtures_extra import (
 )
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
+pytestmark = pytest.mark.slow
+
 SPEC = OrgSpec(
     ous={"Workloads": {"IKR:ENABLED": "true"}},
     accounts=[AccountSpec("prod", "Workloads", {}, [UserSpec("alice", {"IKR:EMAIL": "alice@example.com"})])],
