@@ -211,3 +211,41 @@ def test_a_reminder_that_cannot_be_mailed_does_not_hold_back_the_deletion(centra
     assert result.outcome is Destroyed.DELETED
     assert result.reminded is False
     assert scene.access_keys() == {scene.new}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_the_handler_wires_the_settings_and_mails_the_admin_through_the_configured_mailer(
+    central: boto3.Session, scene: Scene, monkeypatch: pytest.MonkeyPatch
+):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from central.stream_pump import LocalLambdaContext
+    from handlers import destructor
+    from tests.integration.conftest import TABLE
+
+    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
+    for name, value in {
+        "MAIL_FROM": "ikr@example.com",
+        "IAM_KEY_ROTATOR_TABLE": TABLE,
+        "IKR_NOW": NOW.isoformat(),
+        "IKR_MAX_DESTROY_ATTEMPTS": "1",
+        "ADMIN_EMAIL": ADMIN,
+    }.items():
+        monkeypatch.setenv(name, value)
+    Faults(monkeypatch).refuse("DeleteAccessKey", code="AccessDenied")
+    record = {
+        "eventID": "1",
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"OldImage": scene.item.to_item(), "SequenceNumber": "1", "Keys": {}},
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+    }
+
+    response = destructor.handler({"Records": [record]}, LocalLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    (failed,) = scene.table_items()
+    assert failed.state is State.FAILED
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert [message.destinations["ToAddresses"] for message in sent] == [[ADMIN]]
