@@ -247,5 +247,6 @@ def test_the_handler_wires_the_settings_and_mails_the_admin_through_the_configur
     assert response == {"batchItemFailures": []}
     (failed,) = scene.table_items()
     assert failed.state is State.FAILED
-    sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    me = central.client("sts").get_caller_identity()["Account"]
+    sent = ses_backends[me]["us-east-1"].sent_messages
     assert [message.destinations["ToAddresses"] for message in sent] == [[ADMIN]]
