@@ -217,7 +217,6 @@ def test_a_reminder_that_cannot_be_mailed_does_not_hold_back_the_deletion(centra
 def test_the_handler_wires_the_settings_and_mails_the_admin_through_the_configured_mailer(
     central: boto3.Session, scene: Scene, monkeypatch: pytest.MonkeyPatch
 ):
-    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     from central.stream_pump import LocalLambdaContext
