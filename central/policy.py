@@ -25,6 +25,7 @@ class PendingOld(Frozen):
 
     key_id: str
     expires_at: datetime
+    gave_up: bool = False  # destruction failed IKR_MAX_DESTROY_ATTEMPTS times: a person must act
 
 
 class Decision(Frozen):
@@ -84,11 +85,14 @@ def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_aft
     waiting = [key for key in keys if key.key_id in pending_by_id]
     if waiting:
         old = pending_by_id[waiting[0].key_id]
-        return {
-            "action": Action.PENDING,
-            "key": waiting[0],
-            "reason": f"rotated; old key {old.key_id} is due for deletion at {old.expires_at:%Y-%m-%d %H:%M} UTC",
-        }
+        if old.gave_up:
+            reason = (
+                f"rotated; deleting old key {old.key_id} failed too often and was given up: "
+                "see its `failed` expiry item (README, Operations)"
+            )
+        else:
+            reason = f"rotated; old key {old.key_id} is due for deletion at {old.expires_at:%Y-%m-%d %H:%M} UTC"
+        return {"action": Action.PENDING, "key": waiting[0], "reason": reason}
     if not keys:
         return {"action": Action.SKIP, "reason": "has no access key to rotate"}
     if len(keys) > 1:

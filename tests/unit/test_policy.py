@@ -139,6 +139,17 @@ def test_a_user_whose_old_key_awaits_deletion_is_pending():
     assert decision.bad_input is False
 
 
+def test_a_user_whose_old_key_destruction_was_given_up_is_pending_and_says_a_person_must_act():
+    old, new = key(OLD_ID, age_days=120), key(NEW_ID, age_days=30)
+    pending = [PendingOld(key_id=OLD_ID, expires_at=NOW, gave_up=True)]
+
+    decision = decide(user(new, old), account_scope(), NOW, pending)
+
+    assert decision.action is Action.PENDING
+    assert "given up" in decision.reason
+    assert "`failed` expiry item" in decision.reason
+
+
 def test_a_pending_record_for_a_key_the_user_does_not_have_is_ignored():
     due = key(OLD_ID, age_days=100)
     someone_elses = [PendingOld(key_id="AKIAOTHER00000000009", expires_at=NOW + timedelta(days=3))]
