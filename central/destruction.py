@@ -15,7 +15,7 @@ is told once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -31,6 +31,7 @@ from central.inventory import access_keys
 from central.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
 from central.mailers.base import Mailer
 from central.model import AccessKey, KeyStatus
+from central.notify import Event, Notice, Notifier, NullNotifier
 from central.secrets import UserKeyStore
 from central.services import Services
 from central.sessions import SessionBroker
@@ -69,6 +70,7 @@ class DestroyContext:
     deactivate_days: int = 0
     mailer: Mailer | None = None  # for the last-use reminder; None: the reminder is only logged
     admin: AdminNotifier | None = None
+    notifier: Notifier = field(default_factory=NullNotifier)
 
     @classmethod
     def from_services(cls, services: Services) -> DestroyContext:
@@ -82,6 +84,7 @@ class DestroyContext:
             deactivate_days=settings.DEACTIVATE_BEFORE_DELETE_DAYS,
             mailer=services.mailer,
             admin=services.admin,
+            notifier=services.notifier,
         )
 
 
@@ -100,7 +103,26 @@ def destroy(ctx: DestroyContext, item: ExpiryItem, removed_by_ttl: bool = False)
     except (IkrError, ClientError, BotoCoreError) as exc:
         return _failed_attempt(ctx, item, str(exc) if isinstance(exc, IkrError) else aws_reason(exc))
     logger.info(f"old key {result.outcome.value}: {result.detail}", extra={**where, "outcome": result.outcome.value})
+    event = _EVENTS.get(result.outcome)
+    if event is not None:
+        ctx.notifier.notify(
+            Notice(
+                event=event,
+                text=f"ikr: {result.detail}",
+                account_id=item.account_id,
+                user=item.user_name,
+                new_key_id=item.new_key_id,
+                old_key_id=item.old_key_id,
+            )
+        )
     return result
+
+
+_EVENTS = {
+    Destroyed.DELETED: Event.OLD_KEY_RETIRED,
+    Destroyed.ALREADY_GONE: Event.OLD_KEY_RETIRED,
+    Destroyed.DEACTIVATED: Event.OLD_KEY_DEACTIVATED,
+}
 
 
 def _expired(item: ExpiryItem, now: datetime, removed_by_ttl: bool) -> bool:
@@ -202,6 +224,19 @@ def _remind_if_still_used(
         "old key still used after the new key was mailed",
         extra={**where, "last_used": used_at.isoformat(), "service": last_use.service, "region": last_use.region},
     )
+    ctx.notifier.notify(
+        Notice(
+            event=Event.OLD_KEY_STILL_USED,
+            text=f"ikr: {item.where} was still used after the new key was mailed: {last_use.service} in "
+            f"{last_use.region} at {used_at:%Y-%m-%d %H:%M} UTC; it is {notice.action} now",
+            account_id=item.account_id,
+            user=item.user_name,
+            new_key_id=item.new_key_id,
+            old_key_id=item.old_key_id,
+            at=used_at,
+            details={"service": last_use.service, "region": last_use.region},
+        )
+    )
     if ctx.mailer is None:
         return False
     try:
@@ -239,6 +274,17 @@ def _failed_attempt(ctx: DestroyContext, item: ExpiryItem, reason: str) -> Destr
             ctx.admin.notify("destruction given up", lines, **where, attempts=attempts)
         else:
             logger.error("destruction given up", extra={**where, "attempts": attempts, "reason": reason})
+        ctx.notifier.notify(
+            Notice(
+                event=Event.DESTRUCTION_GIVEN_UP,
+                text=" ".join(lines[:2]),
+                account_id=item.account_id,
+                user=item.user_name,
+                new_key_id=item.new_key_id,
+                old_key_id=item.old_key_id,
+                details={"attempts": attempts, "last_error": reason},
+            )
+        )
         return DestroyResult(Destroyed.GAVE_UP, f"{item.where}: {reason}; gave up after {attempts} attempts")
     retry = item.model_copy(
         update={

@@ -17,7 +17,7 @@ A rerun acts on what it finds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epo
 from central.inventory import access_keys
 from central.mail_content import NewKeyNotice, new_key_mail
 from central.model import AccessKey
+from central.notify import Event, Notice, Notifier, NullNotifier
 from central.policy import Decision
 from central.results import Outcome, UserResult
 from central.secrets import UserKeyStore, parameter_name
@@ -64,6 +65,7 @@ class RotationContext:
     deactivate_days: int = 0  # DEACTIVATE_BEFORE_DELETE_DAYS: the mail says the old key goes inactive first
     # Items this run's sweep just removed: their destructor may not have run yet.
     being_deleted: tuple[ExpiryItem, ...] = ()
+    notifier: Notifier = field(default_factory=NullNotifier)
 
 
 class KeyRotation:
@@ -201,6 +203,19 @@ class KeyRotation:
                 "old_key_deleted_at": deletes_at.isoformat(),
             },
         )
+        self.ctx.notifier.notify(
+            Notice(
+                event=Event.ROTATED,
+                text=f"ikr {'finished rotating' if resumed else 'rotated'} {item.user_name} in {self._account_label}: "
+                f"{detail}",
+                account_id=item.account_id,
+                user=item.user_name,
+                new_key_id=item.new_key_id,
+                old_key_id=item.old_key_id,
+                at=deletes_at,
+                details={"resumed": resumed, "old_key_fate": fate},
+            )
+        )
         return UserResult(
             user=item.user_name,
             outcome=Outcome.RECOVERED if resumed else Outcome.ROTATED,
@@ -239,9 +254,23 @@ class KeyRotation:
             "delivery failed; new key removed, old key kept",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
         )
-        return _failed(
-            item, f"delivery failed ({reason}); new key {item.new_key_id} removed, old key {item.old_key_id} kept"
+        detail = f"delivery failed ({reason}); new key {item.new_key_id} removed, old key {item.old_key_id} kept"
+        self.ctx.notifier.notify(
+            Notice(
+                event=Event.DELIVERY_FAILED,
+                text=f"ikr could not rotate {item.user_name} in {self._account_label}: {detail}",
+                account_id=item.account_id,
+                user=item.user_name,
+                old_key_id=item.old_key_id,
+                details={"reason": reason},
+            )
         )
+        return _failed(item, detail)
+
+    @property
+    def _account_label(self) -> str:
+        account = self.ctx.scope.account
+        return f"account {account.name} ({account.id})"
 
     def _undo(self, item: ExpiryItem) -> None:
         """Remove an undelivered key, its pending pair, then the journal (in that order: a crash

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import boto3
@@ -12,6 +12,7 @@ from central.admin import AdminNotifier
 from central.clock import Clock, clock_for
 from central.expiry_table import ExpiryTable
 from central.mailers import Mailer, build_mailer
+from central.notify import Notifier, NullNotifier, build_notifier
 from central.sessions import SessionBroker
 from central.settings import Settings
 
@@ -24,6 +25,7 @@ class Services:
     table: ExpiryTable
     mailer: Mailer
     clock: Clock
+    notifier: Notifier = field(default_factory=NullNotifier)
 
     @property
     def admin(self) -> AdminNotifier:
@@ -43,4 +45,5 @@ def build_services(
         table=ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE),
         mailer=build_mailer(settings, session),
         clock=clock_for(now or settings.IKR_NOW),
+        notifier=build_notifier(settings, session),
     )

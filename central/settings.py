@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from pydantic import EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from central.errors import SettingsError
@@ -78,6 +78,9 @@ class Settings(AccessSettings):
     IKR_CONCURRENCY: int = Field(16, ge=1, le=256, description="accounts worked at once by one process")
     IKR_ACCOUNT_QUEUE_URL: str | None = Field(None, description="SQS queue of the account worker (fan-out on AWS)")
     IKR_REPORT_BUCKET: str | None = Field(None, description="S3 bucket the reporter writes the report to")
+    # The webhook URL holds its token: a secret. Better kept in SSM and named here.
+    NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")
+    NOTIFY_WEBHOOK_URL_PARAMETER: str | None = Field(None, description="SSM parameter holding the webhook URL")
     # The original tool's README once called ROTATE_AFTER_DAYS this; its code never read it.
     ACCESS_KEY_AGE: str | None = Field(None, exclude=True)
 
@@ -98,6 +101,16 @@ class Settings(AccessSettings):
             raise ValueError("SMTP_SERVER is required when MAIL_CLIENT=smtp")
         if self.MAIL_CLIENT is MailClient.MAILGUN and not (self.MAILGUN_API_URL and self.MAILGUN_API_KEY_NAME):
             raise ValueError("MAILGUN_API_URL and MAILGUN_API_KEY_NAME are required when MAIL_CLIENT=mailgun")
+        return self
+
+    @model_validator(mode="after")
+    def _one_webhook(self) -> Settings:
+        if self.NOTIFY_WEBHOOK_URL is not None and self.NOTIFY_WEBHOOK_URL_PARAMETER:
+            raise ValueError("set NOTIFY_WEBHOOK_URL or NOTIFY_WEBHOOK_URL_PARAMETER, not both")
+        if self.NOTIFY_WEBHOOK_URL is not None:
+            scheme = self.NOTIFY_WEBHOOK_URL.get_secret_value().split("://", 1)[0].lower()
+            if scheme not in ("https", "http"):
+                raise ValueError("NOTIFY_WEBHOOK_URL must be an https:// URL")  # never echo the URL
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""Local stand-ins for what ikr talks to: a moto server, an SMTP sink, a Mailgun HTTP API.
+"""Local stand-ins for what ikr talks to: a moto server, an SMTP sink, a Mailgun HTTP API, a webhook.
 
 Each starts on a free 127.0.0.1 port and stops cleanly; shared by the end-to-end tests and the demo.
 """
@@ -264,6 +264,56 @@ class MailgunStandIn(_Stoppable):
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
         request.wfile.write(payload)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# -- a webhook (Slack / Teams incoming webhook) ----------------------------------------------------
+
+
+@dataclass
+class WebhookSink(_Stoppable):
+    """An incoming webhook at `/hooks/<token>`: keeps each JSON body; `status` makes it answer with
+    an error instead. The token in the path stands for the secret a real webhook URL holds."""
+
+    token: str = "T0KEN-webhook-7c1d9e"
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null")
+                ok = self.path == f"/hooks/{sink.token}"
+                with sink._lock:
+                    if ok and sink.status == 200:
+                        sink.received.append(body)
+                    status = sink.status if ok else 404
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-sink", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCALHOST}:{self._server.server_address[1]}/hooks/{self.token}"
+
+    def events(self) -> list[str]:
+        with self._lock:
+            return [body["event"] for body in self.received]
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -197,3 +197,23 @@ def test_bad_later_settings_are_named(monkeypatch: pytest.MonkeyPatch, name: str
 
     with pytest.raises(SettingsError, match=name):
         load_settings()
+
+
+def test_the_webhook_url_is_a_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL", "ftp://hooks.example.com/T0KEN")
+
+    with pytest.raises(SettingsError, match="NOTIFY_WEBHOOK_URL must be an https") as raised:
+        load_settings()
+
+    assert "T0KEN" not in str(raised.value)
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL", "https://hooks.example.com/T0KEN")
+    settings: Settings = load_settings()
+    assert "T0KEN" not in repr(settings)
+
+
+def test_one_webhook_source_at_a_time(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL", "https://hooks.example.com/T0KEN")
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL_PARAMETER", "/ikr/central/webhook-url")
+
+    with pytest.raises(SettingsError, match="not both"):
+        load_settings()

@@ -1,0 +1,106 @@
+"""Notices beyond mail: each event POSTed as JSON to a webhook (Slack, Teams, or anything else).
+
+The body has a `text` field, which a Slack or Teams incoming webhook shows as it is, and the
+structured fields (event, account, user, key ids, dates) for anything that parses it. A notice
+never carries a secret, and a webhook that fails is logged and never fails the work that raised
+it. The URL itself is a secret (it holds the webhook's token): it comes from NOTIFY_WEBHOOK_URL or,
+better, from the SSM parameter NOTIFY_WEBHOOK_URL_PARAMETER, and is never logged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import requests
+from aws_lambda_powertools import Logger
+from pydantic import Field, SecretStr
+
+from central import aws
+from central.errors import DeliveryError
+from central.mailers.base import read_secret_parameter
+from central.model import Frozen
+
+if TYPE_CHECKING:
+    import boto3
+
+    from central.settings import Settings
+
+logger = Logger(service="ikr")
+TIMEOUT_SECONDS = 10
+
+
+class Event(StrEnum):
+    ROTATED = "rotated"
+    DELIVERY_FAILED = "delivery-failed"
+    OLD_KEY_STILL_USED = "old-key-still-used"
+    OLD_KEY_DEACTIVATED = "old-key-deactivated"
+    OLD_KEY_RETIRED = "old-key-retired"
+    RETIREMENT_POSTPONED = "retirement-postponed"
+    DESTRUCTION_GIVEN_UP = "destruction-given-up"
+    RUN_SUMMARY = "run-summary"
+
+
+class Notice(Frozen):
+    event: Event
+    text: str  # one line a person reads in a chat channel
+    account_id: str | None = None
+    user: str | None = None
+    new_key_id: str | None = None
+    old_key_id: str | None = None
+    at: datetime | None = None  # when the event's consequence happens (deletion time, ...)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Notifier(ABC):
+    @abstractmethod
+    def notify(self, notice: Notice) -> bool:
+        """Hand the notice over; False (after a log line) when that failed. Never raises."""
+
+
+class NullNotifier(Notifier):
+    """No webhook configured: notices are the log lines the work writes anyway."""
+
+    def notify(self, notice: Notice) -> bool:
+        return False
+
+
+class WebhookNotifier(Notifier):
+    def __init__(self, url: Callable[[], SecretStr], http: requests.Session | None = None) -> None:
+        self._url_source = url
+        self._url: SecretStr | None = None
+        self._http = http or requests.Session()
+
+    def notify(self, notice: Notice) -> bool:
+        where = {"event": notice.event.value, "account_id": notice.account_id, "user": notice.user}
+        try:
+            if self._url is None:
+                self._url = self._url_source()  # read once per run
+            response = self._http.post(self._url.get_secret_value(), json=notice.payload(), timeout=TIMEOUT_SECONDS)
+        except DeliveryError as exc:
+            logger.error("webhook notice not sent", extra={**where, "reason": str(exc)})
+            return False
+        except requests.RequestException as exc:
+            # The exception text may hold the URL, and with it the webhook's token: name only its type.
+            logger.error("webhook notice not sent", extra={**where, "reason": type(exc).__name__})
+            return False
+        if not 200 <= response.status_code < 300:
+            logger.error("webhook notice refused", extra={**where, "status": response.status_code})
+            return False
+        return True
+
+
+def build_notifier(settings: Settings, central: boto3.Session) -> Notifier:
+    url = settings.NOTIFY_WEBHOOK_URL
+    if url is not None:
+        return WebhookNotifier(lambda: url)
+    parameter = settings.NOTIFY_WEBHOOK_URL_PARAMETER
+    if parameter:
+        return WebhookNotifier(lambda: read_secret_parameter(aws.ssm(central), parameter, "webhook URL"))
+    return NullNotifier()
