@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from central import tags as t
+from central.delivery import DEFAULT_PREFIX, MAIL, Delivery, DeliveryProblem, parse_delivery, verify_use_default
 from central.model import AccessKey, Frozen, IamUser, KeyStatus
 from central.scope import AccountScope, Days
 
@@ -38,11 +39,19 @@ class Decision(Frozen):
     key: AccessKey | None = None  # the key to rotate, or the one whose age was judged
     due_at: datetime | None = None
     instructions: str = ""
+    delivery: Delivery = MAIL
+    verify_use: bool = False  # keep the old key until the new one is seen in use
     bad_input: bool = False  # a tag the user must fix: counts as a failure of the run
     warnings: tuple[str, ...] = ()
 
 
-def decide(user: IamUser, scope: AccountScope, now: datetime, pending: list[PendingOld]) -> Decision:
+def decide(
+    user: IamUser,
+    scope: AccountScope,
+    now: datetime,
+    pending: list[PendingOld],
+    delivery_prefix: str = DEFAULT_PREFIX,
+) -> Decision:
     values, problems = t.ikr_tags(user.tags)
     rotate_after, delete_after = scope.rotate_after, scope.delete_after
     email: str | None = None
@@ -61,6 +70,18 @@ def decide(user: IamUser, scope: AccountScope, now: datetime, pending: list[Pend
             delete_after = Days(days=t.parse_days(t.DELETE_AFTER_DAYS, values[t.DELETE_AFTER_DAYS]), source="user tag")
         except t.TagProblem as exc:
             problems.append(str(exc))
+    delivery = MAIL
+    if t.DELIVERY in values:
+        try:
+            delivery = parse_delivery(values[t.DELIVERY], delivery_prefix)
+        except DeliveryProblem as exc:
+            problems.append(str(exc))
+    verify_use = verify_use_default(delivery)
+    if t.VERIFY_USE in values:
+        try:
+            verify_use = t.parse_bool(t.VERIFY_USE, values[t.VERIFY_USE])
+        except t.TagProblem as exc:
+            problems.append(str(exc))
     instruction_text, warnings = t.instructions(values)
     warnings.extend(t.unknown_user_keys(values))
     base = Decision(
@@ -71,6 +92,8 @@ def decide(user: IamUser, scope: AccountScope, now: datetime, pending: list[Pend
         rotate_after=rotate_after,
         delete_after=delete_after,
         instructions=instruction_text,
+        delivery=delivery,
+        verify_use=verify_use,
         warnings=tuple(warnings),
         bad_input=bool(problems or warnings),
     )

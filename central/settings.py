@@ -78,6 +78,14 @@ class Settings(AccessSettings):
     IKR_CONCURRENCY: int = Field(16, ge=1, le=256, description="accounts worked at once by one process")
     IKR_ACCOUNT_QUEUE_URL: str | None = Field(None, description="SQS queue of the account worker (fan-out on AWS)")
     IKR_REPORT_BUCKET: str | None = Field(None, description="S3 bucket the reporter writes the report to")
+    DELIVERY_PREFIX: str = Field(
+        "ikr/",
+        pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*/$",
+        description="IKR:DELIVERY targets must lie under it: secret names start with it, parameter names with /it",
+    )
+    VERIFY_USE_GRACE_DAYS: int = Field(
+        14, ge=0, le=365, description="days past the deletion time an unused new key holds the old key back"
+    )
     # The webhook URL holds its token: a secret. Better kept in SSM and named here.
     NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")
     NOTIFY_WEBHOOK_URL_PARAMETER: str | None = Field(None, description="SSM parameter holding the webhook URL")

@@ -18,6 +18,8 @@ EMAIL = "IKR:EMAIL"
 ROTATE_AFTER_DAYS = "IKR:ROTATE_AFTER_DAYS"
 DELETE_AFTER_DAYS = "IKR:DELETE_AFTER_DAYS"
 ENABLED = "IKR:ENABLED"
+DELIVERY = "IKR:DELIVERY"  # where the new key goes (central.delivery)
+VERIFY_USE = "IKR:VERIFY_USE"  # keep the old key until the new one is seen in use
 INSTRUCTION_PREFIX = "IKR:INSTRUCTION_"
 
 MAX_DAYS = 36_500  # a hundred years: anything longer is a typo, not a policy
@@ -76,7 +78,7 @@ def parse_email(key: str, value: str) -> str:
         raise TagProblem(f"{key}={value!r} is not one e-mail address ({exc})") from None
 
 
-USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS)
+USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS, DELIVERY, VERIFY_USE)
 
 
 def unknown_user_keys(tags: dict[str, str]) -> list[str]:

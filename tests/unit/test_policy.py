@@ -324,3 +324,37 @@ def test_an_unknown_ikr_user_tag_is_named_and_flags_bad_input_without_blocking_r
     assert decision.bad_input is True
     assert any("IKR:ROTATE_AFTER_DAY is not a tag ikr reads" in warning for warning in decision.warnings)
     assert decision.rotate_after.days == 90
+
+
+def test_a_machine_user_delivers_to_its_store_and_verifies_use_by_default():
+    machine = user(key(OLD_ID, age_days=400), extra={"IKR:DELIVERY": "secretsmanager:ikr/ci/deployer"})
+
+    decision = decide(machine, account_scope(), NOW, [])
+
+    assert decision.action is Action.ROTATE
+    assert str(decision.delivery) == "secretsmanager:ikr/ci/deployer"
+    assert decision.verify_use is True
+
+
+def test_verify_use_can_be_switched_either_way():
+    store = user(key(OLD_ID, age_days=400), extra={"IKR:DELIVERY": "ssm:/ikr/x", "ikr:verify_use": "FALSE"})
+    mail = user(key(OLD_ID, age_days=400), extra={"IKR:VERIFY_USE": "true"})
+
+    assert decide(store, account_scope(), NOW, []).verify_use is False
+    assert decide(mail, account_scope(), NOW, []).verify_use is True
+
+
+@pytest.mark.parametrize(
+    ("tags", "words"),
+    [
+        ({"IKR:DELIVERY": "secretsmanager:prod/db"}, "must start with 'ikr/'"),
+        ({"IKR:DELIVERY": "vault:ikr/x"}, "is not mail, secretsmanager:"),
+        ({"IKR:VERIFY_USE": "yes"}, "IKR:VERIFY_USE='yes' must be true or false"),
+    ],
+)
+def test_a_bad_delivery_tag_skips_the_user_naming_it(tags: dict[str, str], words: str):
+    decision = decide(user(key(OLD_ID, age_days=400), extra=tags), account_scope(), NOW, [])
+
+    assert decision.action is Action.SKIP
+    assert decision.bad_input is True
+    assert words in decision.reason
