@@ -2,7 +2,8 @@
 
 The tree is walked once from the root (OUs and accounts per parent, tags per node), so the cost is
 one call per node and page, never a ListParents per account, which throttles past a few hundred
-accounts. A caller in no Organization gets its own account alone: the original tool's mode.
+accounts. The tags of each page's accounts are read on a few threads. A caller in no Organization
+gets its own account alone: the original tool's mode.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from central.concurrency import ordered_map
 from central.model import Account, OrgUnit, Tag
 
 if TYPE_CHECKING:
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
 class Discovery:
     accounts: list[Account]
     standalone: bool  # True when the caller is in no Organization
+
+
+# Accounts' tags are read a few at a time: ListTagsForResource is one call per account (the tags
+# are in no listing), and Organizations' rate limits are low and shared by the whole Organization.
+TAG_READERS = 4
 
 
 def discover(org: OrganizationsClient, caller_account_id: str) -> Discovery:
@@ -42,12 +49,10 @@ def discover(org: OrganizationsClient, caller_account_id: str) -> Discovery:
 def _walk(org: OrganizationsClient, path: tuple[OrgUnit, ...]) -> Iterator[Account]:
     parent = path[-1].id
     for page in org.get_paginator("list_accounts_for_parent").paginate(ParentId=parent):
-        for account in page["Accounts"]:
-            if account.get("Status", "ACTIVE") != "ACTIVE":
-                continue
-            yield Account(
-                id=account["Id"], name=account.get("Name", account["Id"]), tags=_tags(org, account["Id"]), path=path
-            )
+        active = [account for account in page["Accounts"] if account.get("Status", "ACTIVE") == "ACTIVE"]
+        tags = ordered_map([account["Id"] for account in active], lambda i: _tags(org, i), TAG_READERS, name="ikr-tags")
+        for account, account_tags in zip(active, tags, strict=True):
+            yield Account(id=account["Id"], name=account.get("Name", account["Id"]), tags=account_tags, path=path)
     for units in org.get_paginator("list_organizational_units_for_parent").paginate(ParentId=parent):
         for unit in units["OrganizationalUnits"]:
             child = OrgUnit(id=unit["Id"], name=unit.get("Name", unit["Id"]), tags=_tags(org, unit["Id"]))

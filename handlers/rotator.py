@@ -1,4 +1,5 @@
-"""Scheduled rotator: discovery, sweep of overdue expiry items, rotation of every opted-in account."""
+"""Scheduled rotator: discovery, sweep of overdue expiry items, then every opted-in account: rotated
+in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message each to the account worker's queue."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central.results import Outcome
+from central import aws
+from central.account_queue import AccountQueue
+from central.fanout import queue_run
+from central.report.notices import notify_failures, run_metrics
 from central.run import run_rotation
 from central.services import build_services
-from central.settings import load_settings
+from central.settings import Settings, load_settings
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
@@ -20,15 +24,19 @@ metrics = Metrics(namespace="ikr", service="rotator")
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    services = build_services(load_settings(), purpose="rotate")
-    result = run_rotation(services)
-    metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=len(result.accounts))
-    metrics.add_metric(
-        name="AccountsFailed", unit=MetricUnit.Count, value=sum(1 for account in result.accounts if account.failed)
-    )
-    for outcome in (Outcome.ROTATED, Outcome.NOT_DUE, Outcome.SKIPPED, Outcome.FAILED, Outcome.RECOVERED):
+    settings: Settings = load_settings()
+    services = build_services(settings, purpose="rotate")
+    if settings.IKR_ACCOUNT_QUEUE_URL:
+        queued = queue_run(services, AccountQueue(aws.sqs(services.central), settings.IKR_ACCOUNT_QUEUE_URL))
+        metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=queued.queued + len(queued.accounts))
+        metrics.add_metric(name="AccountsQueued", unit=MetricUnit.Count, value=queued.queued)
         metrics.add_metric(
-            name=f"Users{outcome.value.title().replace('-', '')}", unit=MetricUnit.Count, value=result.total(outcome)
+            name="AccountsFailed", unit=MetricUnit.Count, value=sum(1 for account in queued.accounts if account.failed)
         )
-    metrics.add_metric(name="ExpiryItemsSwept", unit=MetricUnit.Count, value=result.swept)
+        metrics.add_metric(name="ExpiryItemsSwept", unit=MetricUnit.Count, value=queued.swept)
+        return queued.model_dump(mode="json")
+    result = run_rotation(services)
+    for name, value in run_metrics(result).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    notify_failures(services.admin, result)  # one notice for a run with failures
     return result.model_dump(mode="json")

@@ -1,4 +1,10 @@
-"""Amazon SES SendEmail from the central account."""
+"""Amazon SES SendEmail from the central account.
+
+Past the account's sending rate SES answers `Throttling` ("Maximum sending rate exceeded."), which
+botocore's retry modes treat as a throttle: the send is retried with back-off (every client's one
+Config; `IKR_AWS_RETRY_MODE=adaptive` also paces the shared SES client of a run's threads). A send
+still refused after every attempt is a failed delivery: the new key is removed and the old one kept.
+"""
 
 from __future__ import annotations
 

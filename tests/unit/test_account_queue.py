@@ -1,0 +1,170 @@
+"""The account queue's message and its sending: 10 a call under SQS's size limit, refused entries
+sent once more unless SQS blames the message, what still fails reported per account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from central.account_queue import MAX_BATCH_BYTES, AccountMessage, AccountQueue
+from central.expiry_table import ExpiryItem, State
+from central.model import Account, OrgUnit, Tag
+from central.run import AccountWork
+from central.scope import AccountScope, Days
+
+NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
+URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ikr-accounts"
+
+
+def work(account_id: str = "111122223333", swept: int = 0) -> AccountWork:
+    ou = OrgUnit(id="ou-ab12-cdef3456", name="Workloads", tags=(Tag(key="IKR:ENABLED", value="true"),))
+    root = OrgUnit(id="r-ab12", name="Root")
+    account = Account(id=account_id, name="payments", tags=(Tag(key="team", value="x"),), path=(root, ou))
+    scope = AccountScope(
+        account=account,
+        enabled=True,
+        enabled_source="OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED",
+        rotate_after=Days(days=60, source="OU ou-ab12-cdef3456 (Workloads) tag IKR:ROTATE_AFTER_DAYS"),
+        delete_after=Days(days=5, source="setting DELETE_AFTER_DAYS"),
+    )
+    items = tuple(
+        ExpiryItem(
+            account_id=account_id,
+            user_name=f"user{n:05d}",
+            old_key_id=f"AKIAOLD{n:013d}",
+            new_key_id=f"AKIANEW{n:013d}",
+            state=State.SCHEDULED,
+            started_at=1_700_000_000,
+            expires_at=1_700_500_000,
+            email="someone@example.com",
+        )
+        for n in range(swept)
+    )
+    return AccountWork(scope=scope, now=NOW, run_id="5fe77bfb99f5", being_deleted=items)
+
+
+class FakeSqs:
+    """Answers SendMessageBatch; `refuse` maps an account id to (code, sender fault, times)."""
+
+    def __init__(self, refuse: dict[str, tuple[str, bool, int]] | None = None, broken: bool = False) -> None:
+        self.refuse = dict(refuse or {})
+        self.broken = broken
+        self.calls: list[list[dict[str, str]]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        assert QueueUrl == URL
+        self.calls.append(Entries)
+        if self.broken:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessageBatch")
+        failed = []
+        for entry in Entries:
+            account_id = AccountMessage.model_validate_json(entry["MessageBody"]).account.id
+            if account_id in self.refuse:
+                code, sender, times = self.refuse[account_id]
+                if times > 0:
+                    self.refuse[account_id] = (code, sender, times - 1)
+                    failed.append({"Id": entry["Id"], "Code": code, "SenderFault": sender, "Message": "refused"})
+        return {"Successful": [], "Failed": failed}
+
+
+def messages(count: int, swept: int = 0) -> list[AccountMessage]:
+    return [AccountMessage.for_work(work(f"{100000000000 + n}", swept)) for n in range(count)]
+
+
+def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and_gives_them_back():
+    original = work(swept=2)
+
+    message = AccountMessage.model_validate_json(AccountMessage.for_work(original).body())
+    back = message.work()
+
+    assert message.account.tags == ()
+    assert all(unit.tags == () for unit in message.account.path)
+    assert back.scope.account.ou_path == "Root/Workloads"
+    assert (back.scope.enabled, back.scope.enabled_source) == (True, original.scope.enabled_source)
+    assert (back.scope.rotate_after, back.scope.delete_after) == (
+        original.scope.rotate_after,
+        original.scope.delete_after,
+    )
+    assert (back.now, back.run_id, back.dry_run) == (NOW, "5fe77bfb99f5", False)
+    assert [(i.user_name, i.old_key_id, i.expires_at, i.state) for i in back.being_deleted] == [
+        (i.user_name, i.old_key_id, i.expires_at, State.SCHEDULED) for i in original.being_deleted
+    ]
+    assert message.part == 1
+    assert message.next_part().part == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "{}",
+        '{"account": "not an account message"}',
+        AccountMessage.for_work(work()).body().replace('"version":1', '"version":2'),
+        AccountMessage.for_work(work()).body().replace('"part":1', '"part":0'),
+        AccountMessage.for_work(work()).body().replace('"now":"2027-03-01T12:00:00Z"', '"now":"2027-03-01T12:00:00"'),
+        AccountMessage.for_work(work()).body()[:-1] + ',"extra":1}',
+    ],
+)
+def test_a_body_that_is_not_an_account_message_is_refused(body: str):
+    with pytest.raises(ValidationError):
+        AccountMessage.model_validate_json(body)
+
+
+def test_ten_messages_a_call_in_the_given_order():
+    sqs = FakeSqs()
+
+    failures = AccountQueue(sqs, URL).send(messages(23))
+
+    assert failures == []
+    assert [len(call) for call in sqs.calls] == [10, 10, 3]
+    sent = [AccountMessage.model_validate_json(e["MessageBody"]).account.id for call in sqs.calls for e in call]
+    assert sent == [f"{100000000000 + n}" for n in range(23)]
+
+
+def test_a_batch_stays_under_the_size_limit_of_sqs():
+    sqs = FakeSqs()
+    big = messages(10, swept=300)  # ~60 KiB each
+
+    AccountQueue(sqs, URL).send(big)
+
+    assert len(sqs.calls) > 1
+    for call in sqs.calls:
+        assert sum(len(entry["MessageBody"].encode()) for entry in call) <= MAX_BATCH_BYTES
+
+
+def test_an_entry_refused_for_a_passing_reason_is_sent_once_more_alone():
+    sqs = FakeSqs(refuse={"100000000003": ("InternalError", False, 1)})
+
+    failures = AccountQueue(sqs, URL).send(messages(5))
+
+    assert failures == []
+    assert [len(call) for call in sqs.calls] == [5, 1]
+
+
+def test_what_fails_twice_or_by_its_own_fault_is_reported_per_account():
+    sqs = FakeSqs(
+        refuse={"100000000001": ("InternalError", False, 2), "100000000002": ("InvalidMessageContents", True, 1)}
+    )
+
+    failures = AccountQueue(sqs, URL).send(messages(4))
+
+    assert {(f.account_id, f.reason) for f in failures} == {
+        ("100000000001", "InternalError: refused"),
+        ("100000000002", "InvalidMessageContents: refused"),
+    }
+    assert [len(call) for call in sqs.calls] == [4, 1]  # the sender's fault is not sent again
+
+
+def test_a_call_refused_after_botocores_retries_fails_its_accounts_without_another_try():
+    sqs = FakeSqs(broken=True)
+
+    failures = AccountQueue(sqs, URL).send(messages(3))
+
+    assert [(f.account_id, f.reason) for f in failures] == [
+        (f"{100000000000 + n}", "AccessDenied: no") for n in range(3)
+    ]
+    assert len(sqs.calls) == 1
