@@ -1,0 +1,180 @@
+"""The AWS side of the report: read every account of the Organization, then let `build` judge.
+
+Discovery and inheritance are the rotation run's (`central.run.account_scopes`); in each opted-in
+account: the IKR:EMAIL users with their keys (`managed_users`), every user with tags (`all_users`),
+the IAM credential report (last use of every key; the untagged users' key ages) and the account's
+expiry table items. Reading only: no call here changes anything. Accounts are read concurrently
+(IKR_CONCURRENCY); one account's failure is that account's row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from central import aws
+from central.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, fetch_credential_report
+from central.errors import IkrError, UsageError, aws_reason
+from central.expiry_table import ExpiryItem
+from central.inventory import access_keys, all_users, managed_users
+from central.model import IamUser
+from central.report.build import (
+    AccountData,
+    account_rows,
+    account_summary,
+    assemble,
+    at_risk,
+    blocked_by_tags,
+    not_worked_row,
+)
+from central.report.rows import AccountRow, AccountState, Report, ReportRow
+from central.run import account_scopes
+from central.scope import AccountScope
+from central.services import Services
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+logger = Logger(service="ikr")
+
+Sleep = Callable[[float], None]
+_FAILURES = (IkrError, ClientError, BotoCoreError)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How long to wait for IAM to build a credential report, and how to wait (tests: not at all)."""
+
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+    sleep: Sleep = time.sleep
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, IkrError) else aws_reason(exc)
+
+
+def _credentials(iam: IAMClient, reading: Reading, notes: list[str]) -> CredentialReport | None:
+    try:
+        return fetch_credential_report(iam, reading.wait_seconds, reading.sleep)
+    except _FAILURES as exc:
+        notes.append(f"credential report not read ({_reason(exc)}): last use unknown, untagged users not checked")
+        return None
+
+
+def read_account(services: Services, scope: AccountScope, now: datetime, reading: Reading = Reading()) -> AccountData:
+    account_id = scope.account.id
+    iam = aws.iam(services.broker.session_for(account_id))
+    managed = managed_users(iam)
+    everyone = all_users(iam)
+    notes: list[str] = []
+    credentials = _credentials(iam, reading, notes)
+    unmanaged: list[IamUser] = []
+    if credentials is not None:
+        unmanaged = [
+            user.model_copy(update={"keys": access_keys(iam, user.name)})
+            for user in everyone
+            if at_risk(user, credentials, scope.rotate_after, now)
+        ]
+    items = services.table.for_account(account_id)
+    return AccountData(
+        managed=managed,
+        unmanaged=unmanaged,
+        credentials=credentials,
+        items=items,
+        notes=notes,
+        deactivate_days=services.settings.DEACTIVATE_BEFORE_DELETE_DAYS,
+        delivery_prefix=services.settings.DELIVERY_PREFIX,
+    )
+
+
+def report_account(
+    services: Services, scope: AccountScope, now: datetime, reading: Reading = Reading()
+) -> tuple[AccountRow, list[ReportRow]]:
+    """One account's state and rows; any failure to read it becomes its `unreachable` row."""
+    if blocked_by_tags(scope):
+        detail = "; ".join(scope.problems)
+        rows = [not_worked_row(scope, AccountState.BAD_TAGS, detail)]
+        return account_summary(scope, AccountState.BAD_TAGS, detail, rows), rows
+    if not scope.enabled:
+        rows = [not_worked_row(scope, AccountState.NOT_OPTED_IN, scope.enabled_source)]
+        return account_summary(scope, AccountState.NOT_OPTED_IN, scope.enabled_source, rows), rows
+    try:
+        data = read_account(services, scope, now, reading)
+    except _FAILURES as exc:
+        reason = _reason(exc)
+        reason = reason if reason.startswith("account ") else f"account {scope.account.id}: {reason}"
+        logger.error("account not read for the report", account_id=scope.account.id, reason=reason)
+        rows = [not_worked_row(scope, AccountState.UNREACHABLE, reason)]
+        return account_summary(scope, AccountState.UNREACHABLE, reason, rows), rows
+    rows = account_rows(scope, data, now)
+    detail = f"opted in by {scope.enabled_source}"
+    return account_summary(scope, AccountState.OPTED_IN, detail, rows, data.notes), rows
+
+
+def collect_report(
+    services: Services,
+    progress: Callable[[AccountRow], None] | None = None,
+    reading: Reading = Reading(),
+) -> Report:
+    """The whole Organization's report at the services' clock; `progress` hears of each account."""
+    services.table.check()
+    now = services.clock()
+    scopes, standalone = account_scopes(services)
+    accounts: list[AccountRow] = []
+    rows: list[ReportRow] = []
+    workers = max(1, min(services.settings.IKR_CONCURRENCY, len(scopes)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ikr-report") as pool:
+        futures = [pool.submit(report_account, services, scope, now, reading) for scope in scopes]
+        for future in as_completed(futures):
+            account, account_rows_ = future.result()
+            accounts.append(account)
+            rows.extend(account_rows_)
+            if progress is not None:
+                progress(account)
+    settings = services.settings
+    return assemble(now, standalone, settings.ROTATE_AFTER_DAYS, settings.DELETE_AFTER_DAYS, accounts, rows)
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """What `ikr explain` looks at: one user in one account, and everything that decides for it."""
+
+    scope: AccountScope
+    standalone: bool
+    user: IamUser | None  # None when the account is not worked (not opted in, bad tags): never entered
+    credentials: CredentialReport | None
+    items: list[ExpiryItem]
+    notes: list[str]
+    deactivate_days: int = 0
+
+
+def find_scope(scopes: Sequence[AccountScope], account_id: str) -> AccountScope:
+    for scope in scopes:
+        if scope.account.id == account_id:
+            return scope
+    raise UsageError(f"--account {account_id}: not an ACTIVE account of this Organization")
+
+
+def read_user(services: Services, account_id: str, user_name: str, reading: Reading = Reading()) -> UserFacts:
+    services.table.check()
+    scopes, standalone = account_scopes(services)
+    scope = find_scope(scopes, account_id)
+    deactivate = services.settings.DEACTIVATE_BEFORE_DELETE_DAYS
+    if blocked_by_tags(scope) or not scope.enabled:
+        return UserFacts(scope, standalone, None, None, [], [], deactivate)
+    iam = aws.iam(services.broker.session_for(account_id))
+    found = [user for user in all_users(iam) if user.name == user_name]
+    if not found:
+        raise UsageError(f"account {account_id} has no IAM user {user_name!r}")
+    user = found[0].model_copy(update={"keys": access_keys(iam, user_name)})
+    notes: list[str] = []
+    credentials = _credentials(iam, reading, notes)
+    items = services.table.for_user(account_id, user_name)
+    return UserFacts(scope, standalone, user, credentials, items, notes, deactivate)
