@@ -1,0 +1,182 @@
+"""`ikr package`: one reproducible zip with ikr's code and its dependencies for the Lambda runtime.
+
+Dependencies come from pyproject's runtime list, installed by pip for the runtime and architecture
+the central template names (`--platform manylinux2014_<arch> --only-binary=:all:`), so wheels with
+compiled parts (pydantic-core, cryptography) match Lambda's Linux, not the build machine. boto3 is
+bundled too: the runtime's own copy changes under ikr without notice. Reproducible: entries sorted,
+one fixed timestamp and mode, nothing machine-specific (no bytecode, no scripts with a build path,
+no pip `direct_url.json`); the resolved versions are written into the zip (`ikr-requirements.txt`)
+so `--requirements` can rebuild exactly that set later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from central.errors import IkrError, UsageError
+
+CODE_PACKAGES = ("central", "handlers")
+LOCK_NAME = "ikr-requirements.txt"
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+_PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+_SKIPPED_PARTS = {"__pycache__", "bin"}
+_SKIPPED_NAMES = {"direct_url.json"}
+
+Runner = Callable[[Sequence[str]], None]
+
+
+class PackagingError(IkrError):
+    """pip could not install the dependencies for the Lambda platform."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    sha256: str
+    size: int
+    entries: int
+    runtime: str
+    architecture: str
+
+    @property
+    def key(self) -> str:
+        """Its S3 key: named by content, so new code is a new key and CloudFormation sees a change."""
+        return f"ikr/lambda-{self.sha256[:20]}.zip"
+
+
+def runtime_requirements(pyproject: Path) -> list[str]:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read the runtime dependencies from {pyproject}: {exc}") from None
+    return [str(requirement) for requirement in data["project"]["dependencies"]]
+
+
+def pip_command(
+    runtime: str, architecture: str, target: Path, requirements_file: Path, extra: Sequence[str] = ()
+) -> list[str]:
+    if not runtime.startswith("python3."):
+        raise UsageError(f"runtime {runtime!r} is not a Python runtime")
+    if architecture not in _PIP_PLATFORM:
+        raise UsageError(f"architecture {architecture!r} is not one of {sorted(_PIP_PLATFORM)}")
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--platform",
+        _PIP_PLATFORM[architecture],
+        "--implementation",
+        "cp",
+        "--python-version",
+        runtime.removeprefix("python"),
+        "--only-binary=:all:",
+        "--requirement",
+        str(requirements_file),
+        *extra,
+    ]
+
+
+def run_pip(command: Sequence[str]) -> None:
+    done = subprocess.run(list(command), capture_output=True, text=True, check=False)  # noqa: S603 - our own argv
+    if done.returncode != 0:
+        raise PackagingError(f"pip could not install the Lambda dependencies:\n{done.stderr.strip()[-3000:]}")
+
+
+def code_files(source_root: Path) -> list[tuple[str, Path]]:
+    files: list[tuple[str, Path]] = []
+    for package in CODE_PACKAGES:
+        base = source_root / package
+        if not (base / "__init__.py").is_file():
+            raise UsageError(f"{base} is not the {package} package: run `ikr package` from a source checkout")
+        files.extend(
+            (path.relative_to(source_root).as_posix(), path) for path in base.rglob("*.py") if _kept(path, base)
+        )
+    return files
+
+
+def dependency_files(target: Path) -> list[tuple[str, Path]]:
+    return [
+        (path.relative_to(target).as_posix(), path)
+        for path in target.rglob("*")
+        if path.is_file() and _kept(path, target)
+    ]
+
+
+def _kept(path: Path, base: Path) -> bool:
+    parts = path.relative_to(base).parts
+    return not (_SKIPPED_PARTS.intersection(parts) or path.name in _SKIPPED_NAMES or path.suffix == ".pyc")
+
+
+def resolved_versions(target: Path) -> str:
+    """`name==version` of every installed distribution, from the dist-info folders pip wrote."""
+    lines = []
+    for info in target.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        lines.append(f"{name}=={version}")
+    return "".join(f"{line}\n" for line in sorted(lines, key=str.lower))
+
+
+def write_zip(entries: Iterable[tuple[str, bytes]], out: Path) -> None:
+    """Same entries in, same bytes out: sorted names, one timestamp, one mode, fixed compression."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in sorted(entries):
+            if name in seen:
+                raise PackagingError(f"{name} would be in the artifact twice (a dependency shadows ikr's code?)")
+            seen.add(name)
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.create_system = 3  # unix, so the mode below is read
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=9)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build(
+    source_root: Path,
+    out: Path,
+    runtime: str,
+    architecture: str,
+    requirements: Sequence[str],
+    pip_extra: Sequence[str] = (),
+    runner: Runner = run_pip,
+) -> Artifact:
+    code = code_files(source_root)
+    with tempfile.TemporaryDirectory(prefix="ikr-package-") as work:
+        target, requirements_file = Path(work) / "deps", Path(work) / "requirements.txt"
+        requirements_file.write_text("".join(f"{line}\n" for line in requirements), encoding="utf-8")
+        runner(pip_command(runtime, architecture, target, requirements_file, pip_extra))
+        target.mkdir(exist_ok=True)
+        entries = [(name, path.read_bytes()) for name, path in (*code, *dependency_files(target))]
+        entries.append((LOCK_NAME, resolved_versions(target).encode("utf-8")))
+        write_zip(entries, out)
+    return Artifact(
+        path=out,
+        sha256=sha256_of(out),
+        size=out.stat().st_size,
+        entries=len(entries),
+        runtime=runtime,
+        architecture=architecture,
+    )

@@ -1,0 +1,304 @@
+"""`ikr package` and `ikr deploy`: arguments, checks of the operator's input, and the order of steps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from central import aws
+from central.deploy import artifact, template
+from central.deploy.stack import StackDeployer, existing_stack, missing_required, stack_parameters
+from central.deploy.stackset import StackSetDeployer
+from central.errors import UsageError
+
+DEFAULT_ARTIFACT = Path("dist/ikr-lambda.zip")
+# The outputs of the central stack that the member role needs, by StackSet parameter.
+_MEMBER_PARAMETERS_FROM_OUTPUTS = {
+    "RoleName": "MemberRoleName",
+    "OrganizationId": "OrganizationId",
+    "RotatorRoleArn": "RotatorRoleArn",
+    "AccountWorkerRoleArn": "AccountWorkerRoleArn",
+    "DestructorRoleArn": "DestructorRoleArn",
+    "ReporterRoleArn": "ReporterRoleArn",
+    "ExternalId": "ExternalId",
+    "DeliveryPrefix": "DeliveryPrefix",
+}
+# Set by `ikr deploy` itself, never by the operator.
+_MANAGED = ("ArtifactBucket", "ArtifactKey")
+
+
+def add_package_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT, help="zip to write (default: %(default)s)")
+    parser.add_argument(
+        "--requirements",
+        type=Path,
+        help="install exactly these requirements (e.g. a previous artifact's ikr-requirements.txt) "
+        "instead of pyproject's runtime dependencies",
+    )
+    parser.add_argument(
+        "--pip-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for pip (repeatable), e.g. --pip-arg=--find-links=wheels",
+    )
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bucket", required=True, help="S3 bucket (deploy region) for the artifact and templates")
+    parser.add_argument("--artifact", type=Path, help="a zip from `ikr package` (default: build one now)")
+    parser.add_argument("--stack-name", default="ikr-central", help="the central stack (default: %(default)s)")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a central stack parameter (repeatable; overrides --parameters-file)",
+    )
+    parser.add_argument("--parameters-file", type=Path, help='JSON: {"Key": "Value"} or CloudFormation\'s list form')
+    parser.add_argument(
+        "--target-ou",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="OU (ou-...) or root (r-...) whose accounts get the member role (repeatable; default: the root)",
+    )
+    parser.add_argument(
+        "--call-as",
+        choices=["SELF", "DELEGATED_ADMIN"],
+        help="default: SELF in the management account, else DELEGATED_ADMIN",
+    )
+    parser.add_argument("--no-stackset", action="store_true", help="deploy the central stack only")
+    parser.add_argument("--dry-run", action="store_true", help="show the change set and StackSet plan only")
+    parser.add_argument("--region", help="default: the usual boto3 region (AWS_REGION / profile)")
+
+
+class DeployOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    artifact: Path | None
+    stack_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    parameters: dict[str, str]
+    target_ous: list[str]
+    call_as: str | None
+    no_stackset: bool
+    dry_run: bool
+    region: str | None
+
+    @field_validator("target_ous")
+    @classmethod
+    def _ou_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not (value.startswith("ou-") or value.startswith("r-")):
+                raise ValueError(f"{value!r} is not an OU id (ou-...) or a root id (r-...)")
+        return values
+
+
+def parse_parameters(pairs: Sequence[str], file: Path | None) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    if file is not None:
+        try:
+            data: Any = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--parameters-file {file}: {exc}") from None
+        if isinstance(data, list):
+            data = {item.get("ParameterKey"): item.get("ParameterValue") for item in data if isinstance(item, dict)}
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise UsageError(f"--parameters-file {file}: want an object of string values or a ParameterKey list")
+        chosen.update(data)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--parameter {pair!r}: want KEY=VALUE")
+        chosen[key] = value
+    return chosen
+
+
+def options_from(args: argparse.Namespace) -> DeployOptions:
+    try:
+        return DeployOptions(
+            bucket=args.bucket,
+            artifact=args.artifact,
+            stack_name=args.stack_name,
+            parameters=parse_parameters(args.parameter, args.parameters_file),
+            target_ous=args.target_ou,
+            call_as=args.call_as,
+            no_stackset=args.no_stackset,
+            dry_run=args.dry_run,
+            region=args.region,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise UsageError(f"invalid deploy options: {problems}") from None
+
+
+def package(args: argparse.Namespace) -> int:
+    built = build_artifact(args.output, args.requirements, args.pip_arg)
+    print(
+        f"artifact {built.path} sha256 {built.sha256} ({built.entries} files, {built.size / 1e6:.1f} MB) "
+        f"for {built.runtime} {built.architecture}"
+    )
+    return 0
+
+
+def build_artifact(output: Path, requirements: Path | None, pip_extra: Sequence[str]) -> artifact.Artifact:
+    runtime, architecture = template.lambda_platform(template.load(template.CENTRAL_TEMPLATE))
+    if requirements is not None:
+        try:
+            wanted = [line.strip() for line in requirements.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise UsageError(f"--requirements {requirements}: {exc.strerror}") from None
+    else:
+        wanted = artifact.runtime_requirements(template.REPO_ROOT / "pyproject.toml")
+    return artifact.build(template.REPO_ROOT, output, runtime, architecture, wanted, pip_extra)
+
+
+def deploy(args: argparse.Namespace) -> int:
+    options = options_from(args)
+    central = template.load(template.CENTRAL_TEMPLATE)
+    known = template.parameters(central)
+    refused = sorted((set(options.parameters) - set(known)) | (set(options.parameters) & set(_MANAGED)))
+    if refused:
+        raise UsageError(f"not parameters of the central stack you may set: {', '.join(refused)}")
+    code = _artifact(options.artifact)
+    session = boto3.Session(region_name=options.region) if options.region else aws.default_session()
+    region = str(session.region_name)
+    # No stubs for CloudFormation and S3 here; the clients are used through this module only.
+    cf: Any = session.client("cloudformation", config=aws.BOTO_CONFIG)
+    s3: Any = session.client("s3", config=aws.BOTO_CONFIG)
+    org = aws.organizations(session)
+    parameters = dict(options.parameters)
+    if "OrganizationId" not in parameters:
+        parameters["OrganizationId"] = str(org.describe_organization()["Organization"]["Id"])
+    code_key = f"ikr/lambda-{code.sha256[:20]}.zip"
+    template_key = f"ikr/templates/central-{artifact.sha256_of(template.CENTRAL_TEMPLATE)[:20]}.yaml"
+    parameters.update(ArtifactBucket=options.bucket, ArtifactKey=code_key)
+    previous = previous_parameters(cf, options.stack_name)
+    chosen = stack_parameters(known, parameters, previous)
+    missing = missing_required(known, chosen, creating=previous is None)
+    if missing:
+        raise UsageError(f"the central stack needs: {', '.join(missing)} (give them with --parameter KEY=VALUE)")
+    upload(s3, options.bucket, code_key, code.path)
+    upload(s3, options.bucket, template_key, template.CENTRAL_TEMPLATE)
+    url = f"https://{options.bucket}.s3.{region}.amazonaws.com/{template_key}"
+    deployer = StackDeployer(cf, print)
+    # The central stack's roles carry no names of their own: CAPABILITY_IAM is enough.
+    deployer.deploy(options.stack_name, {"TemplateURL": url}, chosen, ["CAPABILITY_IAM"], options.dry_run)
+    if options.no_stackset:
+        return 0
+    outputs = central_values(cf, options.stack_name)
+    stackset_template = template.load(template.STACKSET_TEMPLATE)
+    name = str(template.parameters(stackset_template)["StackSetName"]["Default"])
+    if not outputs:
+        print(f"stackset {name}: planned once the central stack exists (it names the roles the member role trusts)")
+        return 0
+    call_as = options.call_as or call_as_for(session, org)
+    ous = options.target_ous or [str(root["Id"]) for root in org.list_roots()["Roots"]]
+    StackSetDeployer(cf, print, call_as).deploy(
+        name,
+        template.MEMBER_TEMPLATE.read_text(encoding="utf-8"),
+        member_parameters(outputs),
+        template.stackset_properties(stackset_template),
+        ous,
+        region,
+        dry_run=options.dry_run,
+    )
+    return 0
+
+
+class _Code(BaseModel):
+    path: Path
+    sha256: str
+
+
+def _artifact(path: Path | None) -> _Code:
+    if path is None:
+        built = build_artifact(DEFAULT_ARTIFACT, None, [])
+        print(f"artifact {built.path} sha256 {built.sha256} built")
+        return _Code(path=built.path, sha256=built.sha256)
+    if not path.is_file():
+        raise UsageError(f"--artifact {path}: no such file (build one with `ikr package`)")
+    return _Code(path=path, sha256=artifact.sha256_of(path))
+
+
+# Outputs the StackSet needs, and where they come from when a stack has no outputs (see central_values).
+_FROM_RESOURCES = {
+    "RotatorRoleArn": "RotatorRole",
+    "AccountWorkerRoleArn": "AccountWorkerRole",
+    "DestructorRoleArn": "DestructorRole",
+    "ReporterRoleArn": "ReporterRole",
+}
+_FROM_PARAMETERS = {
+    "MemberRoleName": "IkrMemberRoleName",
+    "ExternalId": "IkrExternalId",
+    "OrganizationId": "OrganizationId",
+    "DeliveryPrefix": "DeliveryPrefix",
+}
+
+
+def central_values(cf: Any, name: str) -> dict[str, str]:
+    """The central stack's outputs. moto 5.2 keeps the outputs of a stack made through a change set
+    from the empty template it started with (none): the values the StackSet needs are then read from
+    the stack's resources and parameters instead, which is what the outputs say on AWS."""
+    current = existing_stack(cf, name) or {}
+    if current.get("StackStatus") in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS"):
+        return {}
+    values = {str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in current.get("Outputs") or []}
+    if not current or all(key in values for key in _MEMBER_PARAMETERS_FROM_OUTPUTS.values()):
+        return values
+    partition, account = str(current["StackId"]).split(":")[1], str(current["StackId"]).split(":")[4]
+    roles = {
+        str(r["LogicalResourceId"]): str(r.get("PhysicalResourceId", ""))
+        for page in cf.get_paginator("list_stack_resources").paginate(StackName=name)
+        for r in page["StackResourceSummaries"]
+    }
+    for output, logical in _FROM_RESOURCES.items():
+        values.setdefault(output, f"arn:{partition}:iam::{account}:role/{roles[logical]}")
+    parameters = {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in current.get("Parameters") or []}
+    for output, parameter in _FROM_PARAMETERS.items():
+        values.setdefault(output, parameters.get(parameter, ""))
+    return values
+
+
+def member_parameters(outputs: dict[str, str]) -> dict[str, str]:
+    missing = [output for output in _MEMBER_PARAMETERS_FROM_OUTPUTS.values() if output not in outputs]
+    if missing:
+        raise UsageError(f"the central stack has no output {', '.join(missing)}: deploy the current template first")
+    return {key: outputs[output] for key, output in _MEMBER_PARAMETERS_FROM_OUTPUTS.items()}
+
+
+def previous_parameters(cf: Any, name: str) -> dict[str, str] | None:
+    """The parameters of the stack as deployed; None when it is yet to be created."""
+    current = existing_stack(cf, name)
+    if current is None or current["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return None
+    return {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in current.get("Parameters") or []}
+
+
+def upload(s3: Any, bucket: str, key: str, path: Path) -> None:
+    """Content-named keys: an object already there is the same bytes, so it is not sent again."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return
+    except s3.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    s3.upload_file(str(path), bucket, key)
+    print(f"uploaded s3://{bucket}/{key}")
+
+
+def call_as_for(session: boto3.Session, org: Any) -> str:
+    """SELF in the management account, DELEGATED_ADMIN anywhere else (a registered delegated administrator)."""
+    me = aws.sts(session).get_caller_identity()["Account"]
+    management = org.describe_organization()["Organization"]["MasterAccountId"]
+    return "SELF" if me == management else "DELEGATED_ADMIN"

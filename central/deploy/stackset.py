@@ -1,0 +1,143 @@
+"""Create or update the member-role StackSet and its instances in the target OUs, and wait for it.
+
+Its settings (service-managed permissions, auto-deployment, operation preferences, capabilities)
+come from stacksets/member-stackset.yaml, so `ikr deploy` and a CloudFormation deployment of that
+template make the same StackSet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from central.deploy.stack import DeployFailed, Printer
+
+_DONE = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+
+
+def api_settings(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The StackSet template's properties that CreateStackSet / UpdateStackSet take as they are."""
+    settings = {
+        key: properties[key]
+        for key in ("PermissionModel", "AutoDeployment", "Capabilities", "ManagedExecution")
+        if key in properties
+    }
+    if settings.get("PermissionModel") != "SERVICE_MANAGED" or not settings.get("AutoDeployment", {}).get("Enabled"):
+        raise DeployFailed("the member StackSet must be SERVICE_MANAGED with AutoDeployment enabled")
+    return settings
+
+
+class StackSetDeployer:
+    def __init__(
+        self,
+        cf: Any,
+        out: Printer,
+        call_as: str,
+        poll_seconds: float = 10.0,
+        timeout_seconds: float = 3600.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cf = cf
+        self._out = out
+        self._call_as = call_as
+        self._poll = poll_seconds
+        self._timeout = timeout_seconds
+        self._sleep = sleep
+        self._clock = clock
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._cf.describe_stack_set(StackSetName=name, CallAs=self._call_as)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "StackSetNotFoundException":
+                return False
+            raise
+        return True
+
+    def deploy(
+        self,
+        name: str,
+        template_body: str,
+        parameters: Mapping[str, str],
+        properties: Mapping[str, Any],
+        organizational_units: Sequence[str],
+        region: str,
+        dry_run: bool,
+    ) -> None:
+        settings = api_settings(properties)
+        preferences = dict(properties.get("OperationPreferences") or {})
+        stack_parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
+        exists = self.exists(name)
+        plan = "update" if exists else "create"
+        self._out(
+            f"stackset {name}: {plan} ({settings['PermissionModel']}, auto-deployment on, as {self._call_as}); "
+            f"instances in {', '.join(organizational_units)} / {region}; "
+            f"failure tolerance {preferences.get('FailureTolerancePercentage', 0)}%, "
+            f"concurrency {preferences.get('MaxConcurrentPercentage', '?')}%"
+        )
+        if dry_run:
+            self._out(f"stackset {name}: dry run, nothing changed")
+            return
+        common = {
+            "StackSetName": name,
+            "Description": str(properties.get("Description", "ikr member role")),
+            "TemplateBody": template_body,
+            "Parameters": stack_parameters,
+            "CallAs": self._call_as,
+            **settings,
+        }
+        if exists:
+            operation = self._cf.update_stack_set(**common, OperationPreferences=preferences)["OperationId"]
+            self._wait(name, operation, "update")
+        else:
+            self._cf.create_stack_set(**common)
+        operation = self._cf.create_stack_instances(
+            StackSetName=name,
+            DeploymentTargets={"OrganizationalUnitIds": list(organizational_units)},
+            Regions=[region],
+            OperationPreferences=preferences,
+            CallAs=self._call_as,
+        )["OperationId"]
+        self._wait(name, operation, "instances")
+        instances = self._cf.list_stack_instances(StackSetName=name, CallAs=self._call_as).get("Summaries", [])
+        accounts = sorted({str(instance["Account"]) for instance in instances})
+        self._out(f"stackset {name}: member role in {len(accounts)} account(s): {', '.join(accounts) or '-'}")
+
+    def _wait(self, name: str, operation_id: str, what: str) -> None:
+        deadline = self._clock() + self._timeout
+        last = ""
+        while True:
+            operation = self._cf.describe_stack_set_operation(
+                StackSetName=name, OperationId=operation_id, CallAs=self._call_as
+            )["StackSetOperation"]
+            status = str(operation["Status"])
+            if status != last:
+                self._out(f"  stackset {name} {what} operation {operation_id}: {status}")
+                last = status
+            if status in _DONE:
+                break
+            if self._clock() > deadline:
+                raise DeployFailed(
+                    f"stackset {name} operation {operation_id} still {status} after {self._timeout:.0f}s"
+                )
+            self._sleep(self._poll)
+        if status != "SUCCEEDED":
+            raise DeployFailed(
+                f"stackset {name} {what} operation {status}:\n" + "\n".join(self._failures(name, operation_id))
+            )
+
+    def _failures(self, name: str, operation_id: str) -> list[str]:
+        results = self._cf.list_stack_set_operation_results(
+            StackSetName=name, OperationId=operation_id, CallAs=self._call_as
+        ).get("Summaries", [])
+        lines = [
+            f"  account {result.get('Account', '?')} {result.get('Region', '?')}: {result.get('Status', '?')}: "
+            f"{result.get('StatusReason', 'no reason given')}"
+            for result in results
+            if result.get("Status") != "SUCCEEDED"
+        ]
+        return lines or ["  (CloudFormation gave no failing account)"]
