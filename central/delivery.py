@@ -53,6 +53,14 @@ class Delivery(Frozen):
 MAIL = Delivery()
 
 
+def recorded_delivery(text: str | None) -> Delivery:
+    """The target an expiry item recorded (`str(Delivery)`), trusted: it was checked when decided."""
+    if not text:
+        return MAIL
+    via, _, name = text.partition(":")
+    return Delivery(via=Via(via), name=name or None)
+
+
 class DeliveryProblem(ValueError):
     """An IKR:DELIVERY value ikr cannot use."""
 

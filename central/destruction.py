@@ -25,10 +25,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from central import aws
 from central.admin import AdminNotifier
+from central.delivery import recorded_delivery
 from central.errors import DeliveryError, IkrError, aws_reason
 from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epoch
 from central.inventory import access_keys
-from central.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
+from central.mail_content import (
+    LastUse,
+    OldKeyStillUsedNotice,
+    SwitchPendingNotice,
+    old_key_still_used_mail,
+    switch_pending_mail,
+)
 from central.mailers.base import Mailer
 from central.model import AccessKey, KeyStatus
 from central.notify import Event, Notice, Notifier, NullNotifier
@@ -40,11 +47,14 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 logger = Logger(service="ikr")
+_LOOK_AGAIN = timedelta(days=1)
+_NAG_EVERY = timedelta(hours=23)  # "once a day at most", with room for a sweep that ran a little early
 
 
 class Destroyed(StrEnum):
     DELETED = "deleted"
     DEACTIVATED = "deactivated"  # made Inactive; the item is back for the deletion
+    POSTPONED = "postponed"  # the new key is not in use yet (IKR:VERIFY_USE): back in a day, not a failure
     ALREADY_GONE = "already-gone"
     KEPT_ONLY_KEY = "kept-only-key"
     RETRY = "retry-scheduled"
@@ -68,6 +78,7 @@ class DestroyContext:
     retry_after: timedelta
     max_attempts: int = 10
     deactivate_days: int = 0
+    grace_days: int = 14  # VERIFY_USE_GRACE_DAYS
     mailer: Mailer | None = None  # for the last-use reminder; None: the reminder is only logged
     admin: AdminNotifier | None = None
     notifier: Notifier = field(default_factory=NullNotifier)
@@ -82,6 +93,7 @@ class DestroyContext:
             retry_after=timedelta(minutes=settings.RETRY_AFTER_MINS),
             max_attempts=settings.IKR_MAX_DESTROY_ATTEMPTS,
             deactivate_days=settings.DEACTIVATE_BEFORE_DELETE_DAYS,
+            grace_days=settings.VERIFY_USE_GRACE_DAYS,
             mailer=services.mailer,
             admin=services.admin,
             notifier=services.notifier,
@@ -160,13 +172,106 @@ def _retire(ctx: DestroyContext, item: ExpiryItem) -> DestroyResult:
         )
     else:
         deactivate = ctx.deactivate_days > 0 and item.deactivated_at is None and old.status is KeyStatus.ACTIVE
+        forced = False
+        if item.verify_use and item.deactivated_at is None and not _new_key_in_use(iam, item):
+            retire_by = _retire_by(ctx, item)
+            if ctx.now < retire_by:
+                return _postpone(ctx, item, retire_by)
+            forced = True
         reminded = _remind_if_still_used(ctx, iam, item, old, deactivate)
+        outcome = _deactivate(ctx, iam, item, reminded) if deactivate else _delete(iam, item, reminded)
+        if forced:
+            _tell_retired_unused(ctx, item, "made inactive" if deactivate else "deleted")
         if deactivate:
-            return _deactivate(ctx, iam, item, reminded)
-        outcome = _delete(iam, item, reminded)
+            return outcome
     if not ctx.table.for_user(item.account_id, item.user_name):
         UserKeyStore(aws.ssm(session), item.account_id).delete(item.user_name)
     return outcome
+
+
+def _new_key_in_use(iam: IAMClient, item: ExpiryItem) -> bool:
+    """Has the new key been used since it was made? (IAM's record lags by up to hours: a miss waits a day.)"""
+    if item.new_key_id is None:
+        return True  # nothing to verify against: keep the old behaviour
+    try:
+        answer = iam.get_access_key_last_used(AccessKeyId=item.new_key_id).get("AccessKeyLastUsed", {})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        return False  # the new key is gone: never retire the old one on its account
+    used_at = answer.get("LastUsedDate")
+    return used_at is not None and used_at >= from_epoch(item.started_at)
+
+
+def _retire_by(ctx: DestroyContext, item: ExpiryItem) -> datetime:
+    promised = item.delete_at if item.delete_at is not None else item.expires_at
+    assert promised is not None
+    return from_epoch(promised) + timedelta(days=ctx.grace_days)
+
+
+def _postpone(ctx: DestroyContext, item: ExpiryItem, retire_by: datetime) -> DestroyResult:
+    """Back in a day, attempts untouched; the owner hears at most once a day."""
+    tell = item.postponed_at is None or ctx.now - from_epoch(item.postponed_at) >= _NAG_EVERY
+    later = item.model_copy(
+        update={
+            "expires_at": epoch(min(ctx.now + _LOOK_AGAIN, retire_by)),
+            "swept_at": None,
+            "postponed_at": epoch(ctx.now) if tell else item.postponed_at,
+        }
+    )
+    ctx.table.put(later)
+    detail = (
+        f"{item.where}: the new key {item.new_key_id} has not been used yet; old key kept, looked at again in a day "
+        f"(retired anyway at {retire_by:%Y-%m-%d %H:%M} UTC)"
+    )
+    if tell:
+        _tell_switch_pending(ctx, item, retire_by, forced=False, action="deleted")
+        ctx.notifier.notify(
+            Notice(
+                event=Event.RETIREMENT_POSTPONED,
+                text=f"ikr: {detail}",
+                account_id=item.account_id,
+                user=item.user_name,
+                new_key_id=item.new_key_id,
+                old_key_id=item.old_key_id,
+                at=retire_by,
+            )
+        )
+    return DestroyResult(Destroyed.POSTPONED, detail)
+
+
+def _tell_retired_unused(ctx: DestroyContext, item: ExpiryItem, action: str) -> None:
+    retire_by = _retire_by(ctx, item)
+    _tell_switch_pending(ctx, item, retire_by, forced=True, action=action)
+    lines = [
+        f"The new key {item.new_key_id} of IAM user {item.user_name} in account {item.account_id} was never used; "
+        f"the grace time ended at {retire_by:%Y-%m-%d %H:%M} UTC and the old key {item.old_key_id} was {action}.",
+    ]
+    if ctx.admin is not None:
+        ctx.admin.notify("old key retired before the switch", lines, account_id=item.account_id, user=item.user_name)
+
+
+def _tell_switch_pending(ctx: DestroyContext, item: ExpiryItem, retire_by: datetime, forced: bool, action: str) -> None:
+    if ctx.mailer is None or item.email is None or item.new_key_id is None:
+        return
+    notice = SwitchPendingNotice(
+        account_id=item.account_id,
+        user=item.user_name,
+        email=item.email,
+        new_key_id=item.new_key_id,
+        old_key_id=item.old_key_id,
+        where=recorded_delivery(item.delivery).where,
+        retire_by=retire_by,
+        forced=forced,
+        action=action,
+    )
+    try:
+        ctx.mailer.send(switch_pending_mail(notice))
+    except DeliveryError as exc:
+        logger.error(
+            "owner not told about the switch",
+            extra={"account_id": item.account_id, "user": item.user_name, "reason": str(exc)},
+        )
 
 
 def _deactivate(ctx: DestroyContext, iam: IAMClient, item: ExpiryItem, reminded: bool) -> DestroyResult:

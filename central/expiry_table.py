@@ -13,7 +13,7 @@ whose time has passed. No secret is ever written here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from central.errors import InvalidItemError, SettingsError
+from central.policy import PendingOld
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,10 +71,13 @@ class ExpiryItem(BaseModel):
     delete_after_days: int | None = None
     instructions: str | None = None
     delete_at: int | None = None  # the deletion time the mail promised (not the TTL attribute)
+    delivery: str | None = None  # IKR:DELIVERY target (`secretsmanager:<name>`, `ssm:<name>`); None: mail
+    verify_use: bool = False  # retire the old key only once the new one is seen in use
     # The old key's retirement (destructor):
     deactivated_at: int | None = None  # made Inactive then; deleted at expires_at
     reminded_at: int | None = None  # the user was told the old key was still in use
     failed_at: int | None = None  # destruction gave up (state failed)
+    postponed_at: int | None = None  # last time retirement waited for the new key's first use
 
     @field_validator(
         "started_at",
@@ -85,6 +89,7 @@ class ExpiryItem(BaseModel):
         "deactivated_at",
         "reminded_at",
         "failed_at",
+        "postponed_at",
         mode="before",
     )
     @classmethod
@@ -284,3 +289,15 @@ def _valid(raw: dict[str, Any]) -> ExpiryItem | None:
     except InvalidItemError as exc:
         logger.error("expiry item ignored", extra={"reason": str(exc)})
         return None
+
+
+def pending_old_keys(items: Iterable[ExpiryItem], now: datetime) -> dict[str, list[PendingOld]]:
+    """Old keys recorded for deletion, per user, as `decide` takes them (a `failed` item: given up)."""
+    pending: dict[str, list[PendingOld]] = {}
+    for item in items:
+        if item.state in (State.SCHEDULED, State.FAILED):
+            expires = from_epoch(item.expires_at) if item.expires_at is not None else now
+            pending.setdefault(item.user_name, []).append(
+                PendingOld(key_id=item.old_key_id, expires_at=expires, gave_up=item.state is State.FAILED)
+            )
+    return pending

@@ -27,10 +27,12 @@ from pydantic import SecretStr
 
 from central import aws, crypto
 from central.clock import system_clock
+from central.delivery import DEFAULT_PREFIX, Delivery, recorded_delivery
 from central.errors import DeliveryError, SecretStoreError, aws_reason
 from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epoch
 from central.inventory import access_keys
-from central.mail_content import NewKeyNotice, new_key_mail
+from central.key_stores import write_pair
+from central.mail_content import NewKeyNotice, StoredKeyNotice, new_key_mail, new_key_stored_mail
 from central.model import AccessKey
 from central.notify import Event, Notice, Notifier, NullNotifier
 from central.policy import Decision
@@ -66,6 +68,7 @@ class RotationContext:
     # Items this run's sweep just removed: their destructor may not have run yet.
     being_deleted: tuple[ExpiryItem, ...] = ()
     notifier: Notifier = field(default_factory=NullNotifier)
+    delivery_prefix: str = DEFAULT_PREFIX  # DELIVERY_PREFIX: IKR:DELIVERY targets lie under it
 
 
 class KeyRotation:
@@ -90,6 +93,8 @@ class KeyRotation:
             run_id=self.ctx.run_id,
             delete_after_days=decision.delete_after.days,
             instructions=decision.instructions,
+            delivery=str(decision.delivery) if decision.delivery.to_store else None,
+            verify_use=decision.verify_use,
         )
         try:
             self.ctx.table.begin(item)
@@ -177,18 +182,28 @@ class KeyRotation:
     def _deliver_and_schedule(self, item: ExpiryItem, secret: SecretStr, resumed: bool) -> UserResult:
         assert item.new_key_id is not None
         deletes_at = self.ctx.now + timedelta(days=item.delete_after_days or 1)
+        delivery = recorded_delivery(item.delivery)
         try:
-            self._mail(item, secret, deletes_at)
+            if delivery.to_store:
+                version = write_pair(self.ctx.session, delivery, item.new_key_id, secret, self._where(item))
+                # Told before the delivery is recorded, so a crash repeats the notice rather than losing it.
+                self._tell_owner(item, delivery, version, deletes_at)
+            else:
+                self._mail(item, secret, deletes_at)
         except _DELIVERY_FAILURES as exc:
             reason = str(exc) if isinstance(exc, DeliveryError | SecretStoreError) else aws_reason(exc)
+            if resumed:
+                return self._keep_for_next_run(item, reason)
             return self._give_up(item, reason)
         item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
         self.store.delete_pending(item.user_name)
         self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
         fate = "made inactive" if self.ctx.deactivate_days else "deleted"
+        went = f"written to {delivery.where}" if delivery.to_store else f"mailed to {item.email}"
+        wait = " once the new key is in use" if item.verify_use else ""
         detail = (
-            f"new key {item.new_key_id} mailed to {item.email}; old key {item.old_key_id} {fate} at "
-            f"{deletes_at:%Y-%m-%d %H:%M} UTC"
+            f"new key {item.new_key_id} {went}; old key {item.old_key_id} {fate} at "
+            f"{deletes_at:%Y-%m-%d %H:%M} UTC{wait}"
         )
         # The line a person reads in the logs: who, where, which keys, and when the old one goes.
         logger.info(
@@ -225,6 +240,34 @@ class KeyRotation:
             detail=f"resumed an interrupted rotation: {detail}" if resumed else detail,
         )
 
+    def _tell_owner(self, item: ExpiryItem, delivery: Delivery, version: str, deletes_at: datetime) -> None:
+        """The owner learns where the key went. The key is delivered already: a failed notice is logged."""
+        assert item.email is not None
+        assert item.new_key_id is not None
+        notice = StoredKeyNotice(
+            account=self.ctx.scope.account,
+            user=item.user_name,
+            email=item.email,
+            new_key_id=item.new_key_id,
+            where=delivery.where,
+            version=version,
+            old_key_id=item.old_key_id,
+            old_key_deleted_at=deletes_at,
+            deactivate_days=self.ctx.deactivate_days,
+            verify_use=item.verify_use,
+            instructions=item.instructions or "",
+        )
+        try:
+            self.ctx.mailer.send(new_key_stored_mail(notice))
+        except DeliveryError as exc:
+            logger.error(
+                "owner not told where the new key is",
+                extra={"account_id": item.account_id, "user": item.user_name, "reason": str(exc)},
+            )
+
+    def _where(self, item: ExpiryItem) -> str:
+        return f"account {item.account_id} user {item.user_name}"
+
     def _mail(self, item: ExpiryItem, secret: SecretStr, deletes_at: datetime) -> None:
         assert item.email is not None
         assert item.new_key_id is not None
@@ -247,6 +290,19 @@ class KeyRotation:
             instructions=item.instructions or "",
         )
         self.ctx.mailer.send(new_key_mail(notice))
+
+    def _keep_for_next_run(self, item: ExpiryItem, reason: str) -> UserResult:
+        # The crashed run may have delivered this very key before it died: removing it could lock
+        # out whoever got it. The journal and the pending pair stay; the next run delivers again.
+        logger.error(
+            "re-delivery of an interrupted rotation failed; key kept for the next run",
+            extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
+        )
+        return _failed(
+            item,
+            f"could not deliver the interrupted rotation's key {item.new_key_id} again ({reason}); it may have "
+            "been delivered before the interruption, so it is kept and the next run delivers it again",
+        )
 
     def _give_up(self, item: ExpiryItem, reason: str) -> UserResult:
         self._undo(item)

@@ -118,3 +118,87 @@ def old_key_still_used_mail(notice: OldKeyStillUsedNotice) -> Mail:
     subject = f"Old AWS access key of {notice.user} in {notice.account_id} was still in use"
     html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in lines if line) + "</body></html>"
     return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)
+
+
+class StoredKeyNotice(Frozen):
+    """For the owner of a machine user: where the new key was written; never the key itself."""
+
+    account: Account
+    user: str
+    email: str
+    new_key_id: str
+    where: str  # e.g. "Secrets Manager secret ikr/ci/deployer"
+    version: str
+    old_key_id: str
+    old_key_deleted_at: datetime
+    deactivate_days: int = 0
+    verify_use: bool = False
+    instructions: str = ""
+
+
+def new_key_stored_mail(notice: StoredKeyNotice) -> Mail:
+    account = f"{notice.account.name} ({notice.account.id})"
+    when = f"{notice.old_key_deleted_at:%Y-%m-%d %H:%M} UTC"
+    retire = "made inactive" if notice.deactivate_days else "deleted"
+    if notice.verify_use:
+        fate = (
+            f"The old key {notice.old_key_id} is {retire} at {when} or later: ikr keeps it until the new key "
+            "has been used, and tells you each day it is still waiting."
+        )
+    else:
+        fate = f"The old key {notice.old_key_id} is {retire} at {when}."
+    lines = [
+        f"Hello {notice.user} owner,",
+        "",
+        f"A new access key {notice.new_key_id} was made for IAM user {notice.user} in AWS account {account}.",
+        f"It was written to {notice.where} (version {notice.version}) in that account, as JSON with the fields "
+        "AccessKeyId and SecretAccessKey. The secret is not in this mail.",
+        "Whatever reads the key from there picks up the new one on its next read.",
+        "",
+        fate,
+        *(["", f"Instructions: {notice.instructions}"] if notice.instructions else []),
+        "",
+        "-- ikr, IAM key rotation",
+    ]
+    subject = f"New AWS access key for {notice.user} in {account} is in {notice.where}"
+    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in lines if line) + "</body></html>"
+    return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)
+
+
+class SwitchPendingNotice(Frozen):
+    """For the owner of a user whose new key has not been used yet (IKR:VERIFY_USE)."""
+
+    account_id: str
+    user: str
+    email: str
+    new_key_id: str
+    old_key_id: str
+    where: str  # where the new key was delivered, in words
+    retire_by: datetime  # when the old key goes even if the new one stays unused
+    forced: bool = False  # True: that time has come and the old key was retired anyway
+    action: str = "deleted"  # or "made inactive"
+
+
+def switch_pending_mail(notice: SwitchPendingNotice) -> Mail:
+    by = f"{notice.retire_by:%Y-%m-%d %H:%M} UTC"
+    head = (
+        f"The new access key {notice.new_key_id} of IAM user {notice.user} in AWS account {notice.account_id} "
+        f"({notice.where}) has not been used yet."
+    )
+    if notice.forced:
+        subject = f"Old AWS access key of {notice.user} in {notice.account_id} {notice.action} without a switch"
+        body = [
+            head,
+            f"The grace time ended at {by}, so the old key {notice.old_key_id} was {notice.action} anyway.",
+            "Whatever still used it fails now: give it the new key.",
+        ]
+    else:
+        subject = f"Waiting for {notice.user} in {notice.account_id} to switch to its new AWS access key"
+        body = [
+            head,
+            f"So the old key {notice.old_key_id} is kept for now; ikr looks again in a day and retires it once the "
+            f"new key is in use, or at {by} at the latest.",
+        ]
+    lines = [f"Hello {notice.user} owner,", "", *body, "", "-- ikr, IAM key rotation"]
+    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in lines if line) + "</body></html>"
+    return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)

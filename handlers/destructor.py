@@ -72,6 +72,7 @@ _METRICS = {
     Destroyed.GAVE_UP: "DestructionsGivenUp",
     Destroyed.KEPT_ONLY_KEY: "OnlyKeysKept",
     Destroyed.TOO_EARLY: "ItemsPutBack",
+    Destroyed.POSTPONED: "RetirementsPostponed",
 }
 
 

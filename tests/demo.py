@@ -7,6 +7,7 @@ catches the mails. The real `ikr` command runs against both, exactly as you coul
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shlex
@@ -30,6 +31,9 @@ from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_wor
 TODAY = datetime.now(UTC).replace(microsecond=0)
 DAY_100 = (TODAY + timedelta(days=100)).strftime("%Y-%m-%dT%H:%M:%SZ")
 DAY_110 = (TODAY + timedelta(days=110)).strftime("%Y-%m-%dT%H:%M:%SZ")
+DAY_111 = (TODAY + timedelta(days=111)).strftime("%Y-%m-%dT%H:%M:%SZ")
+MACHINE = "nightly-export"
+MACHINE_SECRET = "ikr/analytics/nightly-export"
 BAD_TAG_USER = "legacy-sync"
 
 SPEC = OrgSpec(
@@ -61,6 +65,17 @@ SPEC = OrgSpec(
             "Production",
             {"IKR:DELETE_AFTER_DAYS": "3"},  # this account's old keys go 3 days after rotation, not 5
             [UserSpec("uploader", {"IKR:EMAIL": "web@example.com"})],
+        ),
+        AccountSpec(
+            "analytics",
+            "Production",
+            {},
+            # A machine: its key goes to Secrets Manager, and its old key waits until the new one is used.
+            [
+                UserSpec(
+                    MACHINE, {"IKR:EMAIL": "data-team@example.com", "IKR:DELIVERY": f"secretsmanager:{MACHINE_SECRET}"}
+                )
+            ],
         ),
         AccountSpec("playground", "Sandbox", {}, [UserSpec("experimenter", {"IKR:EMAIL": "lab@example.com"})]),
     ],
@@ -178,11 +193,14 @@ class Demo:
         self.rotate()
         mails = self.show_mails()
         self.decrypt(mails)
+        self.show_machine_key()
         middle = self.keys()
         section("The keys after rotation", "Rotated users now have two keys: the old one still works for a while.")
         self.show_keys(middle)
         self.clean_up()
+        self.machine_switches()
         self.show_result(before, middle, self.keys())
+        self.report()
 
     def build(self) -> None:
         # world.py's boto3 clients find the emulator through the same variables ikr reads.
@@ -229,14 +247,59 @@ class Demo:
             "Each rotated user's owner gets one mail. The new key pair is encrypted with a key kept for that "
             "user in the account's SSM Parameter Store, so the mail alone is not enough to use it.",
         )
-        mails = self.sink.wait_for(2)
+        mails = self.sink.wait_for(3)
         for mail in mails:
             print(f"\n  To:      {mail.to}\n  From:    {mail.sender}\n  Subject: {mail.subject}\n")
             for line in mail.text.splitlines():
                 print(textwrap.fill(line, width=100, initial_indent="  | ", subsequent_indent="  |   ") or "  |")
-        if len(mails) != 2:
-            raise Unexpected(f"the SMTP sink got {len(mails)} mails, expected 2")
+        if len(mails) != 3:
+            raise Unexpected(f"the SMTP sink got {len(mails)} mails, expected 3")
         return mails
+
+    def machine_pair(self) -> dict[str, str]:
+        assert self.world is not None
+        secrets = self.world.session(self.world.account_ids["analytics"]).client("secretsmanager")
+        pair: dict[str, str] = json.loads(secrets.get_secret_value(SecretId=MACHINE_SECRET)["SecretString"])
+        return pair
+
+    def show_machine_key(self) -> None:
+        section(
+            "A machine user",
+            f"{MACHINE} is tagged IKR:DELIVERY=secretsmanager:{MACHINE_SECRET}: its new pair went into that "
+            "secret in its own account, where the nightly job reads it; its owner's mail above says where, "
+            "without the secret. IKR:VERIFY_USE is on by default for a store: the old key will go only once "
+            "the new one has been used.",
+        )
+        pair = self.machine_pair()
+        print(f"  secret {MACHINE_SECRET}: AccessKeyId={pair['AccessKeyId']}, SecretAccessKey=(hidden)")
+        if pair["AccessKeyId"] not in self.keys()["analytics", MACHINE]:
+            raise Unexpected("the key in the secret is not one of the machine user's keys")
+
+    def machine_switches(self) -> None:
+        assert self.world is not None
+        if len(self.keys()["analytics", MACHINE]) != 2:
+            raise Unexpected(f"{MACHINE}'s old key should still be there: its new key was never used")
+        waiting = [m for m in self.sink.messages if m.subject.startswith(f"Waiting for {MACHINE}")]
+        section(
+            "The machine has not switched yet",
+            f"{MACHINE}'s old key is past its deletion time, but its new key was never used, so the destructor "
+            f"kept the old one, looks again each day, and told the owner ({len(waiting)} mail: "
+            f"{waiting[0].subject if waiting else 'none'}).",
+            "Now the nightly job reads the secret and makes its first call with the new key; IAM records that "
+            "use. The next day's run and destructor let the old key go.",
+        )
+        pair = self.machine_pair()
+        sts = boto3.client(
+            "sts",
+            aws_access_key_id=pair["AccessKeyId"],
+            aws_secret_access_key=pair["SecretAccessKey"],
+            aws_session_token="",
+        )
+        print(f"  the job calls STS as {sts.get_caller_identity()['Arn']}")
+        # Only the analytics account: the emulator stamps keys with today's date, so from day 111 the keys
+        # rotated on day 100 would look due again elsewhere.
+        self.ikr("rotate", "--now", DAY_111, "--account", self.world.account_ids["analytics"])
+        self.ikr("stream-pump", "--now", DAY_111, "--checkpoint", str(self.workdir / "stream-checkpoint.json"))
 
     def decrypt(self, mails: list[Any]) -> None:
         assert self.world is not None
@@ -303,8 +366,25 @@ class Demo:
         if not gone_as_planned:
             raise Unexpected("some keys did not end as planned")
         rotated = sum(1 for key in before if after[key] != before[key])
-        if rotated != 2:
-            raise Unexpected(f"{rotated} users rotated, expected 2 (ci-deployer and uploader)")
+        if rotated != 3:
+            raise Unexpected(f"{rotated} users rotated, expected 3 (ci-deployer, uploader, {MACHINE})")
+
+    def report(self) -> Path:
+        """The last step: the org-wide report as one HTML file, kept after the demo ends."""
+        path = Path(__file__).resolve().parents[1] / ".demo" / "ikr-report.html"
+        path.parent.mkdir(exist_ok=True)
+        section(
+            "The report",
+            "`ikr report` shows every account and managed key: what happens to it next and when, where each "
+            "number of days came from, which accounts ikr leaves alone, and untagged users with old keys. Seen "
+            "from 110 days ahead with no run in between, the keys made today are due again; legacy-sync's bad tag "
+            "needs a person; break-glass has an old key and no IKR:EMAIL. Formats: table, csv, json, html.",
+        )
+        self.ikr("report", "--now", DAY_110, "--format", "html", "--out", str(path), expect=1, why="legacy-sync's tag")
+        if "<svg" not in path.read_text(encoding="utf-8"):
+            raise Unexpected(f"{path} has no chart")
+        print(f"\n  The HTML report is at {path} (open it in a browser; it needs no network)")
+        return path
 
 
 def _tags(tags: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import boto3
 import pytest
 
-from tests.e2e.conftest import DAY_100, DAY_110, E2E
+from tests.e2e.conftest import DAY_100, DAY_110, E2E, TODAY
 from tests.support.servers import MAIL_FROM, ReceivedMail
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +163,46 @@ def test_dry_run_changes_nothing(e2e: E2E) -> None:
     assert e2e.items() == []
     assert e2e.sink.messages == []
     assert e2e.parameters("prod") == []
+
+
+def test_with_deactivation_old_keys_go_inactive_first_and_a_user_still_on_the_old_key_is_reminded(e2e: E2E) -> None:
+    days = {"DEACTIVATE_BEFORE_DELETE_DAYS": "2"}
+    e2e.create_table()
+    assert e2e.ikr("rotate", "--now", DAY_100, **days).code == 1  # carol's bad tag
+    rotated = e2e.all_keys()
+    alice_old, alice_new = rotated["prod", "alice"]
+    mail = next(m for m in e2e.sink.messages if m.to == "alice@example.com")
+    assert "stops working when it is made inactive at" in mail.text
+    assert "deleted 2 day(s) later" in mail.text
+    # Something still signs requests with alice's old key after the mail went out.
+    boto3.client(
+        "sts", aws_access_key_id=alice_old, aws_secret_access_key="x" * 40, aws_session_token=""
+    ).get_caller_identity()
+
+    checkpoint = str(e2e.cwd / "checkpoint.json")
+    assert e2e.ikr("rotate", "--now", DAY_110, **days).code == 1
+    pump = e2e.ikr("stream-pump", "--now", DAY_110, "--checkpoint", checkpoint, **days)
+
+    assert pump.code == 0, pump.stdout + pump.stderr
+    assert e2e.all_keys() == rotated  # nothing deleted yet
+    statuses = {
+        meta["AccessKeyId"]: meta["Status"]
+        for meta in e2e.client("prod", "iam").list_access_keys(UserName="alice")["AccessKeyMetadata"]
+    }
+    assert statuses == {alice_old: "Inactive", alice_new: "Active"}
+    assert sorted((i["user_name"], i["state"]) for i in e2e.items()) == [("alice", "scheduled"), ("dave", "scheduled")]
+    reminder = [m for m in e2e.sink.messages if m.to == "alice@example.com" and "still in use" in m.subject]
+    assert len(reminder) == 1
+    assert alice_old in reminder[0].text
+    assert "by sts in us-east-1" in reminder[0].text
+    assert not [m for m in e2e.sink.messages if m.to == "dave@example.com" and "still in use" in m.subject]
+
+    day_113 = (TODAY + timedelta(days=113)).isoformat(timespec="seconds")
+    assert e2e.ikr("rotate", "--now", day_113, **days).code == 1
+    assert e2e.ikr("stream-pump", "--now", day_113, "--checkpoint", checkpoint, **days).code == 0
+
+    after = e2e.all_keys()
+    assert after["prod", "alice"] == [alice_new]
+    assert after["dev", "dave"] == rotated["dev", "dave"][1:]
+    assert e2e.items() == []
+    assert len([m for m in e2e.sink.messages if "still in use" in m.subject]) == 1  # reminded once

@@ -261,3 +261,34 @@ def test_throttling_absorbed_by_botocore_retries_rotates_every_due_user_exactly_
         (scheduled,) = [item for item in items(harness, account) if item.user_name == user]
         assert scheduled.state is State.SCHEDULED
     assert journal(harness) == []
+
+
+def test_a_mailed_key_is_kept_when_its_re_delivery_after_a_crash_fails(central: boto3.Session):
+    """The crashed run mailed the key; the rerun cannot mail it again (mail down). Removing the key
+    now could lock out the user who has it: it stays, with its journal, until a run delivers it."""
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    mailer = DiesAfterSending("alice@example.com")
+    harness.mailer = mailer
+    harness.services.mailer = mailer
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    mailer.dying = False
+    (first_mail,) = mails_to(harness, "alice@example.com")
+    mailed = delivered_key_id(harness, "prod", "alice", first_mail)
+
+    mailer.down = True
+    result = run_rotation(harness.services)
+    mailer.down = False
+
+    prod = harness.world.account_ids["prod"]
+    (row,) = user_rows(result, prod, "alice")  # the recovery's row only: her journal still speaks for her
+    assert row.outcome is Outcome.FAILED
+    assert "kept and the next run delivers it again" in row.detail
+    assert result.exit_code == 1
+    assert key_ids(harness, "prod", "alice") == [old, mailed]  # the mailed key survived
+    (left,) = journal(harness)
+    assert (left.state, left.new_key_id) == (State.KEY_CREATED, mailed)
+    assert pending_pair_exists(harness, "prod", "alice")
+
+    _assert_alice_resumed_with_the_same_key(harness, old, mailed, mails=2)

@@ -1,6 +1,7 @@
 """The redaction audit: the whole flow at DEBUG (rotation with and without encryption, SMTP with a
 password, Mailgun with an API key, a failing mail, a failing key store, destruction with a retry and
-a give-up) while every log record, printed line, result text, table item and run report is kept.
+a give-up, webhook notices) while every log record, printed line, result text, table item, run report
+and notice is kept.
 None of them may hold a secret that was created or read: a secret access key (every CreateAccessKey
 answer), a Fernet key or pending pair (every SecureString written), the SMTP password, the Mailgun key.
 Mails and SSM are where secrets belong; they are not searched, but checked to hold them (so this
@@ -17,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+from pydantic import SecretStr
 
 from central import aws
 from central.admin import AdminNotifier
@@ -25,6 +27,7 @@ from central.destruction import DestroyContext, destroy
 from central.errors import DeliveryError
 from central.mailers import build_mailer
 from central.mailers.base import Mail
+from central.notify import WebhookNotifier
 from central.results import RunResult
 from central.run import run_rotation
 from central.settings import Settings
@@ -35,7 +38,7 @@ from tests.integration.fixtures_extra import (
     LATER,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
-from tests.support.servers import MailgunStandIn, SmtpSink
+from tests.support.servers import MailgunStandIn, SmtpSink, WebhookSink
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 SMTP_PASSWORD = "smtp-pass-7f3a9c1e5b2d4f6a8c0e"
@@ -115,6 +118,8 @@ def test_no_secret_reaches_logs_output_results_table_or_reports(
     faults = Faults(monkeypatch)
     aws.configure(Settings(MAIL_FROM="ikr@example.com"))  # what every entry point does first
     harness = make_harness(central, SPEC)
+    webhook = WebhookSink()
+    harness.services.notifier = WebhookNotifier(lambda: SecretStr(webhook.url))
     harness.services.clock = fixed_clock(LATER)
     ssm = central.client("ssm")
     ssm.put_parameter(Name=SMTP_PARAMETER, Value=SMTP_PASSWORD, Type="SecureString")
@@ -172,6 +177,7 @@ def test_no_secret_reaches_logs_output_results_table_or_reports(
         max_attempts=2,
         mailer=admin_mailer,
         admin=AdminNotifier(admin_mailer, "admin@example.com"),
+        notifier=harness.services.notifier,
     )
     stuck = swept[0].old_key_id
     faults.refuse("DeleteAccessKey", code="AccessDenied", when=lambda p: p["AccessKeyId"] == stuck)
@@ -183,9 +189,11 @@ def test_no_secret_reaches_logs_output_results_table_or_reports(
     mails.extend(admin_mailer.sent)
 
     # Everything a person or a machine could read, apart from mails and SSM.
-    secrets = _secrets(faults)
-    texts += printed + reports
-    texts += [f"{record.getMessage()} {record.__dict__}" for record in debug_logs.records]
+    webhook.stop()
+    secrets = _secrets(faults) | {webhook.token}
+    texts += printed + reports + [json.dumps(body) for body in webhook.received]
+    # `responses` is moto's in-process HTTP interception (not in the product): it logs each passed-through URL.
+    texts += [f"{r.getMessage()} {r.__dict__}" for r in debug_logs.records if r.name != "responses"]
     captured = capsys.readouterr()
     texts += [captured.out, captured.err]
     raw = central.client("dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
@@ -199,6 +207,7 @@ def test_no_secret_reaches_logs_output_results_table_or_reports(
     assert "AccessDenied" in haystack
     assert "SMTP" in haystack
     assert "gave up after 2 attempts" in haystack
+    assert {"rotated", "delivery-failed", "old-key-retired", "destruction-given-up"} <= set(webhook.events())
     leaked = sorted(secret for secret in secrets if secret in haystack)
     assert leaked == [], f"{len(leaked)} secret(s) found outside mails and SSM"
     # ...and the check can bite: the plain mails do carry secrets.
