@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench venv clean
+.PHONY: demo test lint templates unit quick bench venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,15 +22,45 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# CloudFormation templates: cfn-lint (in .venv) and checkov, which pins older boto3, networkx and
+# packaging than ikr uses and so gets a venv of its own, made from a pinned requirement.
+TEMPLATES := member-role/template.yaml stacksets/central.yaml stacksets/member-stackset.yaml
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): stacksets/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r stacksets/checkov-requirements.txt
+	touch $(CHECKOV_STAMP)
+
+templates: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/cfn-lint $(TEMPLATES)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact \
+	  $(addprefix -f ,$(TEMPLATES))
+
+# Debian's Chromium for the HTML report's browser test, installed only when missing (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+	  else echo "make: $(CHROMIUM) is missing; as root: apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
+	  echo "installing Debian's chromium for the HTML report test"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: lint templates chromium
 	$(BIN)/python -m pytest -n 2 -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+quick: $(STAMP)  # everything but the long crash sweeps; `make test` (and CI) run them too
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache .demo dist
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.scan_cost
-	$(BIN)/python -m tests.bench.many_accounts 200
+	$(BIN)/python -m tests.bench.scale

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ses import SESClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
@@ -121,4 +123,14 @@ def ses(session: boto3.Session) -> SESClient:
 
 def s3(session: boto3.Session) -> S3Client:
     client: S3Client = _client(session, "s3")
+    return client
+
+
+def sqs(session: boto3.Session) -> SQSClient:
+    client: SQSClient = _client(session, "sqs")
+    return client
+
+
+def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
+    client: SecretsManagerClient = _client(session, "secretsmanager")
     return client

@@ -16,8 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from central import __version__, aws, crypto
 from central import tag_users as tagging
+from central.deploy import command as deploying
 from central.errors import IkrError, SettingsError, UsageError, aws_reason
 from central.expiry_table import ExpiryTable
+from central.progress import Progress
+from central.report import commands as reading
+from central.report.notices import notify_failures
 from central.run import run_rotation
 from central.secrets import UserKeyStore, parameter_name
 from central.services import build_services
@@ -39,6 +43,12 @@ def _instant(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant, e.g. 2027-03-01T12:00:00Z") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _concurrency(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 256):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 256")
+    return int(text)
 
 
 def _account_id(text: str) -> str:
@@ -69,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--dry-run", action="store_true", help="decide and print, change nothing")
     rotate.add_argument(
         "--account", type=_account_id, action="append", default=[], metavar="ID", help="only this account (repeatable)"
+    )
+    rotate.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        metavar="N",
+        help="accounts worked at once (1-256; default: IKR_CONCURRENCY or 16); the output is the same for any N",
     )
 
     pump = commands.add_parser("stream-pump", help="feed the expiry table's stream to the destructor, as Lambda would")
@@ -104,6 +120,13 @@ def parser() -> argparse.ArgumentParser:
         default=ADMIN_ROLE,
         help="role to assume in the accounts of a file grouped by account id (default: %(default)s; "
         "the ikr member role may not change tags)",
+    )
+    reading.add_parsers(commands, instant=_instant, account=_account_id)
+    deploying.add_package_arguments(
+        commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
+    )
+    deploying.add_deploy_arguments(
+        commands.add_parser("deploy", help="upload the artifact, deploy the central stack and the member-role StackSet")
     )
     return top
 
@@ -150,9 +173,17 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     services = build_services(load_settings(), purpose="rotate", now=args.now)
-    result = run_rotation(services, dry_run=args.dry_run, only=args.account)
+    with Progress("rotate") as progress:  # stderr: a live line at a terminal, else a line per account
+        result = run_rotation(
+            services,
+            dry_run=args.dry_run,
+            only=args.account,
+            progress=progress.for_rotation(),
+            concurrency=args.concurrency,
+        )
     for line in run_lines(result):
         print(line)
+    notify_failures(services.admin, result)  # one notice for a run with failures; none for a dry run
     return result.exit_code
 
 
@@ -224,6 +255,11 @@ _COMMANDS = {
     "stream-pump": _stream_pump,
     "decrypt": _decrypt,
     "tag-users": _tag_users,
+    "report": reading.report_command,
+    "plan": reading.plan_command,
+    "explain": reading.explain_command,
+    "package": deploying.package,
+    "deploy": deploying.deploy,
 }
 
 
