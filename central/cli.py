@@ -21,7 +21,7 @@ from central.errors import IkrError, SettingsError, UsageError, aws_reason
 from central.expiry_table import ExpiryTable
 from central.progress import Progress
 from central.report import commands as reading
-from central.report.notices import notify_failures
+from central.report.notices import notify_failures, tell_the_run
 from central.run import run_rotation
 from central.secrets import UserKeyStore, parameter_name
 from central.services import build_services
@@ -184,6 +184,7 @@ def _rotate(args: argparse.Namespace) -> int:
     for line in run_lines(result):
         print(line)
     notify_failures(services.admin, result)  # one notice for a run with failures; none for a dry run
+    tell_the_run(services.notifier, result)  # the webhook, when set, gets every run's summary
     return result.exit_code
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central import aws
 from central.account_queue import AccountQueue
 from central.fanout import queue_run
-from central.report.notices import notify_failures, run_metrics
+from central.report.notices import notify_failures, run_metrics, tell_the_run
 from central.run import run_rotation
 from central.services import build_services
 from central.settings import Settings, load_settings
@@ -39,4 +39,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for name, value in run_metrics(result).items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     notify_failures(services.admin, result)  # one notice for a run with failures
+    tell_the_run(services.notifier, result)  # the webhook gets every run's summary
     return result.model_dump(mode="json")

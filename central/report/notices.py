@@ -8,7 +8,9 @@ own metrics (KeysDestroyed, DestructionRetries) are emitted by `handlers/destruc
 from __future__ import annotations
 
 from central.admin import AdminNotifier
+from central.notify import Event, Notice, Notifier
 from central.results import AccountStatus, Outcome, RunResult
+from central.summary import totals
 
 # Outcome -> metric name; every one is emitted, zeros included, so a CloudWatch alarm sees the series.
 USER_METRICS = {
@@ -65,3 +67,25 @@ def notify_failures(admin: AdminNotifier, result: RunResult) -> bool:
         [head, "", *shown],
         run_id=result.run_id,
     )
+
+
+def summary_notice(result: RunResult) -> Notice:
+    """Each run's summary for the webhook: the totals line, and the counts as fields."""
+    failed = [f"{a.account_id} ({a.account_name})" for a in result.accounts if a.failed]
+    return Notice(
+        event=Event.RUN_SUMMARY,
+        text=f"ikr run {result.run_id} at {result.now:%Y-%m-%d %H:%M} UTC: {totals(result)}",
+        at=result.now,
+        details={
+            "run_id": result.run_id,
+            "dry_run": result.dry_run,
+            "accounts": len(result.accounts),
+            "accounts_with_failures": failed,
+            **run_metrics(result),
+        },
+    )
+
+
+def tell_the_run(notifier: Notifier, result: RunResult) -> bool:
+    """POST the run's summary to the webhook (a dry run changes nothing and is not announced)."""
+    return False if result.dry_run else notifier.notify(summary_notice(result))

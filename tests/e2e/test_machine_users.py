@@ -66,7 +66,7 @@ def test_machine_keys_go_to_their_stores_and_old_keys_wait_for_the_switch(e2e: E
     assert _works(nightly) == f"arn:aws:iam::{dev}:user/nightly"
     notices = [m for m in e2e.sink.messages if m.to == OWNER]
     assert len(notices) == 2
-    assert {"rotated"} <= set(webhook.events())
+    assert {"rotated", "run-summary"} <= set(webhook.events())
 
     # The deletion time comes: both new keys have been used (by `_works` above, as a pipeline would),
     # so both old keys go. The waiting for an unused key is the next test.

@@ -6,8 +6,9 @@ import io
 from datetime import UTC, datetime
 
 from central.admin import AdminNotifier
+from central.notify import Event, Notice, Notifier
 from central.progress import Progress
-from central.report.notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics
+from central.report.notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics, tell_the_run
 from central.report.rows import AccountRow, AccountState
 from central.results import AccountResult, AccountStatus, Outcome, RunResult, UserResult
 from tests.unit.test_admin_notice import Box
@@ -112,3 +113,27 @@ def test_a_long_list_is_cut_with_a_pointer_to_the_report():
 
     assert len(failure_lines(result)) == MAX_NOTICE_LINES + 5
     assert "... and 5 more: see `ikr report`" in box.sent[0].text
+
+
+class Hook(Notifier):
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def notify(self, notice: Notice) -> bool:
+        self.notices.append(notice)
+        return True
+
+
+def test_every_real_run_posts_its_summary_to_the_webhook_and_a_dry_run_does_not():
+    hook = Hook()
+    result = run(account("111111111111", Outcome.ROTATED, Outcome.FAILED), account("222222222222", Outcome.NOT_DUE))
+
+    assert tell_the_run(hook, result) is True
+    assert tell_the_run(hook, run(account("111111111111", Outcome.ROTATED), dry_run=True)) is False
+
+    (notice,) = hook.notices
+    assert notice.event is Event.RUN_SUMMARY
+    assert notice.text.startswith(f"ikr run {result.run_id} at ")
+    assert "1 rotated" in notice.text
+    assert notice.details["UsersRotated"] == 1
+    assert notice.details["accounts_with_failures"] == ["111111111111 (n1)"]
