@@ -118,13 +118,10 @@ def destroy(ctx: DestroyContext, item: ExpiryItem, removed_by_ttl: bool = False)
     event = _EVENTS.get(result.outcome)
     if event is not None:
         ctx.notifier.notify(
-            Notice(
-                event=event,
-                text=f"ikr: {result.detail}",
-                account_id=item.account_id,
-                user=item.user_name,
-                new_key_id=item.new_key_id,
-                old_key_id=item.old_key_id,
+            Notice.about(
+                item,
+                event,
+                f"ikr: {result.detail}",
             )
         )
     return result
@@ -227,13 +224,10 @@ def _postpone(ctx: DestroyContext, item: ExpiryItem, retire_by: datetime) -> Des
     if tell:
         _tell_switch_pending(ctx, item, retire_by, forced=False, action="deleted")
         ctx.notifier.notify(
-            Notice(
-                event=Event.RETIREMENT_POSTPONED,
-                text=f"ikr: {detail}",
-                account_id=item.account_id,
-                user=item.user_name,
-                new_key_id=item.new_key_id,
-                old_key_id=item.old_key_id,
+            Notice.about(
+                item,
+                Event.RETIREMENT_POSTPONED,
+                f"ikr: {detail}",
                 at=retire_by,
             )
         )
@@ -330,14 +324,11 @@ def _remind_if_still_used(
         extra={**where, "last_used": used_at.isoformat(), "service": last_use.service, "region": last_use.region},
     )
     ctx.notifier.notify(
-        Notice(
-            event=Event.OLD_KEY_STILL_USED,
-            text=f"ikr: {item.where} was still used after the new key was mailed: {last_use.service} in "
+        Notice.about(
+            item,
+            Event.OLD_KEY_STILL_USED,
+            f"ikr: {item.where} was still used after the new key was mailed: {last_use.service} in "
             f"{last_use.region} at {used_at:%Y-%m-%d %H:%M} UTC; it is {notice.action} now",
-            account_id=item.account_id,
-            user=item.user_name,
-            new_key_id=item.new_key_id,
-            old_key_id=item.old_key_id,
             at=used_at,
             details={"service": last_use.service, "region": last_use.region},
         )
@@ -380,13 +371,10 @@ def _failed_attempt(ctx: DestroyContext, item: ExpiryItem, reason: str) -> Destr
         else:
             logger.error("destruction given up", extra={**where, "attempts": attempts, "reason": reason})
         ctx.notifier.notify(
-            Notice(
-                event=Event.DESTRUCTION_GIVEN_UP,
-                text=" ".join(lines[:2]),
-                account_id=item.account_id,
-                user=item.user_name,
-                new_key_id=item.new_key_id,
-                old_key_id=item.old_key_id,
+            Notice.about(
+                item,
+                Event.DESTRUCTION_GIVEN_UP,
+                " ".join(lines[:2]),
                 details={"attempts": attempts, "last_error": reason},
             )
         )

@@ -219,14 +219,11 @@ class KeyRotation:
             },
         )
         self.ctx.notifier.notify(
-            Notice(
-                event=Event.ROTATED,
-                text=f"ikr {'finished rotating' if resumed else 'rotated'} {item.user_name} in {self._account_label}: "
+            Notice.about(
+                item,
+                Event.ROTATED,
+                f"ikr {'finished rotating' if resumed else 'rotated'} {item.user_name} in {self._account_label}: "
                 f"{detail}",
-                account_id=item.account_id,
-                user=item.user_name,
-                new_key_id=item.new_key_id,
-                old_key_id=item.old_key_id,
                 at=deletes_at,
                 details={"resumed": resumed, "old_key_fate": fate},
             )
@@ -312,12 +309,10 @@ class KeyRotation:
         )
         detail = f"delivery failed ({reason}); new key {item.new_key_id} removed, old key {item.old_key_id} kept"
         self.ctx.notifier.notify(
-            Notice(
-                event=Event.DELIVERY_FAILED,
-                text=f"ikr could not rotate {item.user_name} in {self._account_label}: {detail}",
-                account_id=item.account_id,
-                user=item.user_name,
-                old_key_id=item.old_key_id,
+            Notice.about(
+                item,
+                Event.DELIVERY_FAILED,
+                f"ikr could not rotate {item.user_name} in {self._account_label}: {detail}",
                 details={"reason": reason},
             )
         )

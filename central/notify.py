@@ -27,6 +27,7 @@ from central.model import Frozen
 if TYPE_CHECKING:
     import boto3
 
+    from central.expiry_table import ExpiryItem
     from central.settings import Settings
 
 logger = Logger(service="ikr")
@@ -56,6 +57,19 @@ class Notice(Frozen):
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def about(cls, item: ExpiryItem, event: Event, text: str, **extra: Any) -> Notice:
+        """A notice naming the account, user and keys of one rotation's expiry item."""
+        return cls(
+            event=event,
+            text=text,
+            account_id=item.account_id,
+            user=item.user_name,
+            new_key_id=item.new_key_id,
+            old_key_id=item.old_key_id,
+            **extra,
+        )
 
 
 class Notifier(ABC):
