@@ -170,10 +170,14 @@ def _outcome(ctx: RotationContext, rotation: Callable[[], KeyRotation], decision
     old_key = decision.key.key_id if decision.key else None
     if decision.action is Action.ROTATE:
         if ctx.dry_run:
+            went = (
+                f"written to {decision.delivery.where}" if decision.delivery.to_store else f"mailed to {decision.email}"
+            )
+            wait = "; old key kept until the new one is in use" if decision.verify_use else ""
             return UserResult(
                 user=decision.user,
                 outcome=Outcome.WOULD_ROTATE,
-                detail=decision.reason,
+                detail=f"{decision.reason}; new key would be {went}{wait}",
                 old_key_id=old_key,
                 old_key_deleted_at=ctx.now + timedelta(days=decision.delete_after.days),
             )

@@ -238,3 +238,18 @@ def test_without_verification_a_store_user_is_retired_on_time(central: boto3.Ses
     new_key = item.new_key_id or ""
     last_used = client(harness, "prod", "iam").get_access_key_last_used(AccessKeyId=new_key)["AccessKeyLastUsed"]
     assert "LastUsedDate" not in last_used  # never used, yet retired on time: the tag switched verification off
+
+
+def test_the_plan_says_where_each_new_key_would_go(central: boto3.Session):
+    harness = _harness(central, person={})
+
+    result = run_rotation(harness.services, dry_run=True)
+
+    prod = harness.world.account_ids["prod"]
+    (deployer,) = user_rows(result, prod, "deployer")
+    (person,) = user_rows(result, prod, "person")
+    assert deployer.outcome is Outcome.WOULD_ROTATE
+    assert deployer.detail.endswith(
+        f"new key would be written to Secrets Manager secret {SECRET}; old key kept until the new one is in use"
+    )
+    assert person.detail.endswith(f"new key would be mailed to {OWNER}")
