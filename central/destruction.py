@@ -390,3 +390,16 @@ def _failed_attempt(ctx: DestroyContext, item: ExpiryItem, reason: str) -> Destr
     ctx.table.put(retry)  # if this fails too, the handler reports the record as failed
     logger.error("destruction failed; retry scheduled", extra={**where, "reason": reason, "attempts": attempts})
     return DestroyResult(Destroyed.RETRY, f"{item.where}: {reason}; retry #{attempts} scheduled")
+
+
+# CloudWatch metric of each outcome, as the destructor Lambda emits them (IGNORED has none).
+OUTCOME_METRICS = {
+    Destroyed.DELETED: "KeysDestroyed",
+    Destroyed.ALREADY_GONE: "KeysDestroyed",
+    Destroyed.DEACTIVATED: "KeysDeactivated",
+    Destroyed.RETRY: "DestructionRetries",
+    Destroyed.GAVE_UP: "DestructionsGivenUp",
+    Destroyed.KEPT_ONLY_KEY: "OnlyKeysKept",
+    Destroyed.TOO_EARLY: "ItemsPutBack",
+    Destroyed.POSTPONED: "RetirementsPostponed",
+}

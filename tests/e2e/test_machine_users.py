@@ -8,12 +8,11 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 
-import boto3
 import pytest
 
 from tests.e2e.conftest import E2E, TODAY
 from tests.support.servers import WebhookSink
-from tests.support.world import UserSpec, add_users
+from tests.support.world import UserSpec, add_users, caller_arn
 
 pytestmark = pytest.mark.e2e
 OWNER = "platform@example.com"
@@ -27,17 +26,6 @@ def _at(days: int) -> str:
 def webhook() -> Iterator[WebhookSink]:
     with WebhookSink() as sink:
         yield sink
-
-
-def _works(pair: dict[str, str]) -> str:
-    sts = boto3.client(
-        "sts",
-        aws_access_key_id=pair["AccessKeyId"],
-        aws_secret_access_key=pair["SecretAccessKey"],
-        aws_session_token="",
-    )
-    arn: str = sts.get_caller_identity()["Arn"]
-    return arn
 
 
 def test_machine_keys_go_to_their_stores_and_old_keys_wait_for_the_switch(e2e: E2E, webhook: WebhookSink) -> None:
@@ -62,8 +50,8 @@ def test_machine_keys_go_to_their_stores_and_old_keys_wait_for_the_switch(e2e: E
     nightly = json.loads(
         e2e.client("dev", "ssm").get_parameter(Name="/ikr/jobs/nightly", WithDecryption=True)["Parameter"]["Value"]
     )
-    assert _works(deployer) == f"arn:aws:iam::{dev}:user/deployer"
-    assert _works(nightly) == f"arn:aws:iam::{dev}:user/nightly"
+    assert caller_arn(deployer) == f"arn:aws:iam::{dev}:user/deployer"
+    assert caller_arn(nightly) == f"arn:aws:iam::{dev}:user/nightly"
     notices = [m for m in e2e.sink.messages if m.to == OWNER]
     assert len(notices) == 2
     assert {"rotated", "run-summary"} <= set(webhook.events())

@@ -215,21 +215,25 @@ class DiesAfterSending(RecordingMailer):
             raise Crash(f"process died right after mailing {mail.to}")
 
 
-def test_a_crash_right_after_the_mail_mails_the_same_key_again_and_keeps_it(central: boto3.Session):
-    """The journal cannot know whether the mail went out before the process died, so the rerun
-    sends the same pair again: the user may get it twice, but never loses the key they were sent."""
+def _crash_right_after_mailing_alice(central: boto3.Session) -> tuple[Harness, DiesAfterSending, str, str]:
+    """A run that dies right after alice's mail went out: the harness, its mailer, her old key, the mailed key."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
     mailer = DiesAfterSending("alice@example.com")
     harness.mailer = mailer
     harness.services.mailer = mailer
-
     with pytest.raises(Crash):
         run_rotation(harness.services)
     mailer.dying = False
-
     (first_mail,) = mails_to(harness, "alice@example.com")
-    mailed = delivered_key_id(harness, "prod", "alice", first_mail)
+    return harness, mailer, old, delivered_key_id(harness, "prod", "alice", first_mail)
+
+
+def test_a_crash_right_after_the_mail_mails_the_same_key_again_and_keeps_it(central: boto3.Session):
+    """The journal cannot know whether the mail went out before the process died, so the rerun
+    sends the same pair again: the user may get it twice, but never loses the key they were sent."""
+    harness, _, old, mailed = _crash_right_after_mailing_alice(central)
+
     (left,) = journal(harness)
     assert (left.state, left.new_key_id) == (State.KEY_CREATED, mailed)
 
@@ -266,16 +270,7 @@ def test_throttling_absorbed_by_botocore_retries_rotates_every_due_user_exactly_
 def test_a_mailed_key_is_kept_when_its_re_delivery_after_a_crash_fails(central: boto3.Session):
     """The crashed run mailed the key; the rerun cannot mail it again (mail down). Removing the key
     now could lock out the user who has it: it stays, with its journal, until a run delivers it."""
-    harness = clean_harness(central)
-    (old,) = key_ids(harness, "prod", "alice")
-    mailer = DiesAfterSending("alice@example.com")
-    harness.mailer = mailer
-    harness.services.mailer = mailer
-    with pytest.raises(Crash):
-        run_rotation(harness.services)
-    mailer.dying = False
-    (first_mail,) = mails_to(harness, "alice@example.com")
-    mailed = delivered_key_id(harness, "prod", "alice", first_mail)
+    harness, mailer, old, mailed = _crash_right_after_mailing_alice(central)
 
     mailer.down = True
     result = run_rotation(harness.services)

@@ -27,7 +27,7 @@ from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
     user_rows,
 )
-from tests.support.world import AccountSpec, OrgSpec, UserSpec
+from tests.support.world import AccountSpec, OrgSpec, UserSpec, caller_arn
 
 OWNER = "platform@example.com"
 SECRET = "ikr/ci/deployer"
@@ -57,17 +57,6 @@ def _pair_in_secret(harness: Harness, stage: str = "AWSCURRENT") -> dict[str, st
     return pair
 
 
-def _caller(pair: dict[str, str]) -> str:
-    sts = boto3.client(
-        "sts",
-        aws_access_key_id=pair["AccessKeyId"],
-        aws_secret_access_key=pair["SecretAccessKey"],
-        region_name="us-east-1",
-    )
-    arn: str = sts.get_caller_identity()["Arn"]
-    return arn
-
-
 def test_the_new_pair_lands_in_the_secret_and_the_parameter_and_works(central: boto3.Session):
     harness = _harness(central)
     old_deployer = key_ids(harness, "prod", "deployer")
@@ -82,13 +71,13 @@ def test_the_new_pair_lands_in_the_secret_and_the_parameter_and_works(central: b
     pair = _pair_in_secret(harness)
     assert pair["AccessKeyId"] == deployer.new_key_id
     assert key_ids(harness, "prod", "deployer") == [*old_deployer, deployer.new_key_id]
-    assert _caller(pair) == f"arn:aws:iam::{prod}:user/deployer"
+    assert caller_arn(pair) == f"arn:aws:iam::{prod}:user/deployer"
     tags = client(harness, "prod", "secretsmanager").describe_secret(SecretId=SECRET)["Tags"]
     assert {"Key": "IKR:MANAGED", "Value": "true"} in tags
     raw = client(harness, "prod", "ssm").get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]
     assert raw["Type"] == "SecureString"
     nightly = json.loads(raw["Value"])
-    assert _caller(nightly) == f"arn:aws:iam::{prod}:user/nightly"
+    assert caller_arn(nightly) == f"arn:aws:iam::{prod}:user/nightly"
     # The owner learns where each key is, never the key.
     mails = mails_to(harness, OWNER)
     assert len(mails) == 2
@@ -166,7 +155,7 @@ def _context(harness: Harness, now: datetime, mailer: RecordingMailer, grace: in
 
 
 def _use(pair: dict[str, Any]) -> None:
-    _caller(pair)  # moto records the key's last use
+    caller_arn(pair)  # moto records the key's last use
 
 
 @pytest.fixture

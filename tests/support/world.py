@@ -107,3 +107,17 @@ def build_world(central: boto3.Session, spec: OrgSpec) -> World:
     for account in spec.accounts:
         add_users(world.session(account_ids[account.name]), account.users)
     return world
+
+
+def caller_arn(pair: dict[str, str]) -> str:
+    """Who AWS says signs with this key pair (STS GetCallerIdentity): proof a delivered pair works.
+    The call also makes IAM (and moto) record the key's last use."""
+    sts = boto3.client(
+        "sts",
+        aws_access_key_id=pair["AccessKeyId"],
+        aws_secret_access_key=pair["SecretAccessKey"],
+        aws_session_token="",
+        region_name="us-east-1",
+    )
+    arn: str = sts.get_caller_identity()["Arn"]
+    return arn
