@@ -28,7 +28,14 @@ class AccountAccessError(AccountError):
 
 
 class DeliveryError(IkrError):
-    """A mail could not be handed to the mail system."""
+    """A mail (or key pair) could not be handed over: the server said no before accepting it."""
+
+
+class DeliveryUncertain(DeliveryError):
+    """The request was sent but its answer was lost or was a server error (SMTP connection dropped
+    after DATA, a time-out or a 5xx from SES or Mailgun, a lost answer from a secret store): the
+    message may have been accepted, so a person may already hold the key. Counts as delivered for
+    every deletion decision; a retry sends the same key again, never a new one."""
 
 
 class SecretStoreError(IkrError):
