@@ -78,6 +78,13 @@ class ExpiryItem(BaseModel):
     reminded_at: int | None = None  # the user was told the old key was still in use
     failed_at: int | None = None  # destruction gave up (state failed)
     postponed_at: int | None = None  # last time retirement waited for the new key's first use
+    # The rotation's lease (journal states only): who owns it and until when, on ikr's one clock.
+    lease_until: int | None = None
+    known_keys: tuple[str, ...] = ()  # the user's key ids when the lease was taken
+    delivery_uncertain_at: int | None = None  # a delivery's answer was lost: the key may be out
+    # A key that appeared during an interrupted rotation and that ikr never recorded (maybe made by
+    # hand): deactivated, never deleted unless it is still Inactive at expires_at.
+    unrecorded: bool = False
 
     @field_validator(
         "started_at",
@@ -90,6 +97,8 @@ class ExpiryItem(BaseModel):
         "reminded_at",
         "failed_at",
         "postponed_at",
+        "lease_until",
+        "delivery_uncertain_at",
         mode="before",
     )
     @classmethod

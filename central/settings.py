@@ -75,6 +75,13 @@ class Settings(AccessSettings):
     DEACTIVATE_BEFORE_DELETE_DAYS: int = Field(
         0, ge=0, le=365, description="days an old key stays Inactive before it is deleted (0: delete at once)"
     )
+    IKR_LEASE_MINUTES: int = Field(
+        20,
+        ge=1,
+        le=60,
+        description="how long a run owns a user's rotation before another run may take it over as crashed "
+        "(longer than the longest Lambda timeout, 15 minutes)",
+    )
     IKR_CONCURRENCY: int = Field(16, ge=1, le=256, description="accounts worked at once by one process")
     IKR_ACCOUNT_QUEUE_URL: str | None = Field(None, description="SQS queue of the account worker (fan-out on AWS)")
     IKR_REPORT_BUCKET: str | None = Field(None, description="S3 bucket the reporter writes the report to")
