@@ -12,6 +12,7 @@ not-due ones are skipped again.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 
@@ -67,7 +68,9 @@ def work_on(
     if not keep_going():
         _queue_rest(message, queue, message_id, counts)  # nothing started: the whole account is the rest
         return
-    done = run_account(services, message.work(), keep_going)
+    # The clock is read again: a message redriven or worked days late decides and schedules for now,
+    # never for the instant it was sent (which would put deletions in the past).
+    done = run_account(services, dataclasses.replace(message.work(), now=services.clock()), keep_going)
     _count(done.result, counts)
     if done.left:
         _queue_rest(message, queue, message_id, counts)

@@ -24,7 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from central.errors import InvalidItemError, SettingsError
+from central.errors import IkrError, InvalidItemError, SettingsError
 from central.policy import PendingOld
 
 if TYPE_CHECKING:
@@ -136,6 +136,18 @@ class ExpiryItem(BaseModel):
         return cls.from_plain({key: _deserializer.deserialize(value) for key, value in item.items()})
 
 
+class LeaseConflict(IkrError):
+    """A conditional journal write failed: another run holds (or finished) this rotation.
+
+    `found` is the item as it is now (None: gone). Never carries a secret."""
+
+    def __init__(self, item: ExpiryItem, found: ExpiryItem | None) -> None:
+        owner = found.run_id if found is not None else None
+        super().__init__(f"{item.where}: rotation owned by run {owner or '?'}")
+        self.item = item
+        self.found = found
+
+
 class ExpiryTable:
     def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._db = dynamodb
@@ -216,26 +228,101 @@ class ExpiryTable:
                 if item is not None:
                     yield item
 
-    # -- the rotation journal -------------------------------------------------------------------
+    # -- the rotation journal and its lease -------------------------------------------------------
+    # Every journal write is conditional on the writer still owning the lease (`run_id`), so a run
+    # that was paused past its lease and overtaken can never write over the run that took over.
+    def get(self, account_id: str, item_key: str) -> ExpiryItem | None:
+        raw = self._db.get_item(
+            TableName=self.name,
+            Key={"account_id": {"S": account_id}, "item_key": {"S": item_key}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _valid(raw) if raw else None
+
     def begin(self, item: ExpiryItem) -> None:
-        """Write the intent; fails if this rotation is already under way (a concurrent run)."""
-        self._db.put_item(
-            TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
+        """Take the lease on a new rotation; LeaseConflict (with the item found) if the item exists."""
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
+            ),
         )
 
-    def advance(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
-        """Move an item on, only from the state it was read in, so two runs never both advance it."""
-        updated = item.model_copy(update=changes)
-        self._db.put_item(
-            TableName=self.name,
-            Item=updated.to_item(),
-            ConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":s": {"S": item.state.value}},
+    def take_over(self, item: ExpiryItem, owner: str, lease_until: int) -> ExpiryItem:
+        """Take an expired lease from the run that held it, only if nobody else did first."""
+        updated = item.model_copy(update={"run_id": owner, "lease_until": lease_until})
+        values: dict[str, Any] = {":s": {"S": item.state.value}}
+        condition = "#s = :s"
+        if item.run_id is None:
+            condition += " AND attribute_not_exists(run_id)"
+        else:
+            condition += " AND run_id = :o"
+            values[":o"] = {"S": item.run_id}
+        if item.lease_until is None:
+            condition += " AND attribute_not_exists(lease_until)"
+        else:
+            condition += " AND lease_until = :u"
+            values[":u"] = {"N": str(item.lease_until)}
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name,
+                Item=updated.to_item(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=values,
+            ),
         )
         return updated
 
+    def advance(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
+        """Move a rotation on, only from the state it was read in and only while `item.run_id` owns it."""
+        updated = item.model_copy(update=changes)
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name,
+                Item=updated.to_item(),
+                ConditionExpression=self._owned,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._owner_values(item),
+            ),
+        )
+        return updated
+
+    def drop(self, item: ExpiryItem) -> None:
+        """Remove a journal item this run owns (an undone or abandoned rotation)."""
+        self._conditional(
+            item,
+            lambda: self._db.delete_item(
+                TableName=self.name,
+                Key=self._key(item),
+                ConditionExpression=self._owned,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._owner_values(item),
+            ),
+        )
+
+    def end_lease(self, item: ExpiryItem, ended_at: int) -> ExpiryItem:
+        """An operator's word that the lease holder is dead: the next run resumes or undoes at once."""
+        return self.take_over(item, item.run_id or "", ended_at)
+
+    _owned = "#s = :s AND run_id = :o"
+
+    @staticmethod
+    def _owner_values(item: ExpiryItem) -> dict[str, Any]:
+        return {":s": {"S": item.state.value}, ":o": {"S": item.run_id or ""}}
+
+    def _conditional(self, item: ExpiryItem, write: Any) -> None:
+        try:
+            write()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise LeaseConflict(item, self.get(item.account_id, item.item_key)) from None
+
     def remove(self, item: ExpiryItem) -> None:
+        """Remove an item whatever its state, as TTL would (tests, hand repair)."""
         self._db.delete_item(TableName=self.name, Key=self._key(item))
 
     def put(self, item: ExpiryItem) -> None:
@@ -307,6 +394,11 @@ def pending_old_keys(items: Iterable[ExpiryItem], now: datetime) -> dict[str, li
         if item.state in (State.SCHEDULED, State.FAILED):
             expires = from_epoch(item.expires_at) if item.expires_at is not None else now
             pending.setdefault(item.user_name, []).append(
-                PendingOld(key_id=item.old_key_id, expires_at=expires, gave_up=item.state is State.FAILED)
+                PendingOld(
+                    key_id=item.old_key_id,
+                    expires_at=expires,
+                    gave_up=item.state is State.FAILED,
+                    unrecorded=item.unrecorded,
+                )
             )
     return pending

@@ -1,24 +1,33 @@
-"""One user's rotation, journalled in the expiry table before each step so a crash is resumed or undone.
+"""One user's rotation, owned through a lease and journalled in the expiry table before each step.
 
-    begin(started) → CreateAccessKey → SSM pending pair → advance(key-created, new id)
-      → [Fernet key, encrypt] → mail → advance(delivered, delete_at) → drop pending pair
+    begin(started, lease, known keys) → CreateAccessKey → advance(key-created, new id) → SSM pending pair
+      → [Fernet key, encrypt] → deliver → advance(delivered, delete_at) → drop pending pair
       → advance(scheduled, expires_at = delete_at)
-    pending pair, encryption or mail failed → DeleteAccessKey(new) → drop pending pair → remove
-      journal: the old key stays and nothing is scheduled
+    delivery refused → DeleteAccessKey(new) → drop pending pair → drop journal (old key kept)
+    delivery uncertain (sent, answer lost) → journal kept, lease ended: the next run sends the same key
 
-A rerun acts on what it finds:
-- `started`: the mail cannot have gone (it is sent only after `key-created`): the key that run made
-  (the pending pair names it; else the one key made since the journal's start) is removed;
-- `key-created`: the mail may have gone. The same pair, kept in SSM, is mailed again (the user may
-  get it twice, never two different keys); without the pair the key is removed as undelivered;
-- `delivered`: the mail went out; the pending pair is dropped and the old key scheduled for the
-  deletion time the mail promised.
+The lease: `begin` writes the journal item only if none exists (owner = this pass's id, lease until
+now + IKR_LEASE_MINUTES on ikr's clock); every later write is conditional on still owning it. A run
+that meets a live lease leaves the user alone ("in progress"); one that meets an expired lease takes
+it over with a conditional write (only one can) and resumes or undoes what it finds:
+- `started`: the mail cannot have gone. Any key not among the keys recorded when the lease was taken
+  was never recorded by ikr: it may be a key a person made, so it is never deleted; unused, it is made
+  Inactive and scheduled for deletion DELETE_AFTER_DAYS after the owner and administrator are told
+  (an `unrecorded` expiry item; re-activating it keeps it); used, it is left alone and reported;
+- `key-created`: the mail may have gone. The same pair, kept in SSM, is delivered again (the user may
+  get it twice, never two different keys); without the pair the recorded key is removed as
+  undelivered, unless a delivery of it was uncertain: then it is kept;
+- `delivered`: the pending pair is dropped and the old key scheduled for the time the mail promised.
+The old key's deletion time is counted from the moment of delivery, on the clock at that moment.
 """
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from html import escape
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
@@ -26,14 +35,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from central import aws, crypto
-from central.clock import system_clock
+from central.clock import Clock, system_clock
 from central.delivery import DEFAULT_PREFIX, Delivery, recorded_delivery
-from central.errors import DeliveryError, SecretStoreError, aws_reason
-from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch, from_epoch
+from central.errors import DeliveryError, DeliveryUncertain, IkrError, SecretStoreError, aws_reason
+from central.expiry_table import ExpiryItem, ExpiryTable, LeaseConflict, State, epoch, from_epoch
 from central.inventory import access_keys
 from central.key_stores import write_pair
 from central.mail_content import NewKeyNotice, StoredKeyNotice, new_key_mail, new_key_stored_mail
-from central.model import AccessKey
+from central.mailers.base import Mail
+from central.model import AccessKey, KeyStatus
 from central.notify import Event, Notice, Notifier, NullNotifier
 from central.policy import Decision
 from central.results import Outcome, UserResult
@@ -43,22 +53,41 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_iam import IAMClient
 
+    from central.admin import AdminNotifier
     from central.mailers import Mailer
     from central.scope import AccountScope
 
 logger = Logger(service="ikr")
 
 JOURNAL_STATES = (State.STARTED, State.KEY_CREATED, State.DELIVERED)
-# A key this much older than the journal's wall-clock start cannot be the one that run made.
-_CLOCK_SLACK = timedelta(minutes=5)
 _DELIVERY_FAILURES = (DeliveryError, SecretStoreError, ClientError, BotoCoreError)
+DEFAULT_LEASE_MINUTES = 20
+
+
+def lease_owner(run_id: str) -> str:
+    """The id that owns leases for one pass over an account: the run's id plus a part of its own, so
+    two deliveries of the same account message (same run id) never mistake each other's lease."""
+    return f"{run_id or 'run'}.{uuid.uuid4().hex[:6]}"
+
+
+def lease_expired(item: ExpiryItem, now: datetime) -> bool:
+    return item.lease_until is None or item.lease_until <= epoch(now)
+
+
+def in_progress_detail(item: ExpiryItem) -> str:
+    since = from_epoch(item.started_at)
+    until = f", lease until {from_epoch(item.lease_until):%Y-%m-%d %H:%M} UTC" if item.lease_until else ""
+    return (
+        f"rotation in progress by run {item.run_id or '?'} since {since:%Y-%m-%d %H:%M} UTC{until}; left to it "
+        f"(a dead run's lease ends then, or with `ikr end-lease --account {item.account_id} --user {item.user_name}`)"
+    )
 
 
 @dataclass(frozen=True)
 class RotationContext:
     session: boto3.Session
     scope: AccountScope
-    now: datetime
+    now: datetime  # the instant decisions are made for
     table: ExpiryTable
     mailer: Mailer
     encrypt: bool
@@ -69,6 +98,13 @@ class RotationContext:
     being_deleted: tuple[ExpiryItem, ...] = ()
     notifier: Notifier = field(default_factory=NullNotifier)
     delivery_prefix: str = DEFAULT_PREFIX  # DELIVERY_PREFIX: IKR:DELIVERY targets lie under it
+    clock: Clock | None = None  # ikr's one clock, read at each step (leases, delivery time); None: `now`
+    lease_minutes: int = DEFAULT_LEASE_MINUTES  # IKR_LEASE_MINUTES
+    owner: str = ""  # lease owner id of this pass (lease_owner(run_id)); "" : made from run_id
+    admin: AdminNotifier | None = None
+
+    def time(self) -> datetime:
+        return self.clock() if self.clock is not None else self.now
 
 
 class KeyRotation:
@@ -78,6 +114,10 @@ class KeyRotation:
         self.ctx = ctx
         self.iam = iam
         self.store = UserKeyStore(aws.ssm(ctx.session), ctx.scope.account.id)
+        self.owner = ctx.owner or lease_owner(ctx.run_id)
+
+    def _lease_until(self) -> int:
+        return epoch(self.ctx.time() + timedelta(minutes=self.ctx.lease_minutes))
 
     # -- a fresh rotation -----------------------------------------------------------------------
     def rotate(self, decision: Decision) -> UserResult:
@@ -88,9 +128,12 @@ class KeyRotation:
             user_name=decision.user,
             old_key_id=decision.key.key_id,
             state=State.STARTED,
+            # Wall-clock time, comparable with IAM's key dates (the lease runs on ikr's clock).
             started_at=epoch(system_clock()),
             email=decision.email,
-            run_id=self.ctx.run_id,
+            run_id=self.owner,
+            lease_until=self._lease_until(),
+            known_keys=(decision.key.key_id,),
             delete_after_days=decision.delete_after.days,
             instructions=decision.instructions,
             delivery=str(decision.delivery) if decision.delivery.to_store else None,
@@ -98,104 +141,251 @@ class KeyRotation:
         )
         try:
             self.ctx.table.begin(item)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return _failed(item, "another run is rotating this user right now; left alone")
-            raise
+        except LeaseConflict as exc:
+            return self._conflict(item, exc.found)
+        made = self._create(item)
+        if isinstance(made, UserResult):
+            return made
+        new_key_id, secret = made
         try:
-            created = self.iam.create_access_key(UserName=decision.user)["AccessKey"]
-        except (ClientError, BotoCoreError) as exc:
-            self.ctx.table.remove(item)
-            return _failed(item, f"could not create a new key: {aws_reason(exc)}; old key {item.old_key_id} kept")
-        item = item.model_copy(update={"new_key_id": created["AccessKeyId"]})
-        secret = SecretStr(created["SecretAccessKey"])
-        del created
+            # The very next step: from here on the key is provably ikr's.
+            item = self.ctx.table.advance(
+                item, state=State.KEY_CREATED, new_key_id=new_key_id, lease_until=self._lease_until()
+            )
+        except LeaseConflict as exc:
+            return self._lost_before_recording(item, new_key_id, exc.found)
         try:
-            self.store.put_pending(item.user_name, item.new_key_id or "", secret)
+            self.store.put_pending(item.user_name, new_key_id, secret)
         except SecretStoreError as exc:
             return self._give_up(item, str(exc))
-        item = self.ctx.table.advance(item, state=State.KEY_CREATED)
         return self._deliver_and_schedule(item, secret, resumed=False)
+
+    def _create(self, item: ExpiryItem) -> tuple[str, SecretStr] | UserResult:
+        try:
+            created = self.iam.create_access_key(UserName=item.user_name)["AccessKey"]
+        except ClientError as exc:
+            if _server_side(exc):
+                return self._maybe_created(item, aws_reason(exc))
+            self.ctx.table.drop(item)  # AWS said no: no key was made
+            return _failed(item, f"could not create a new key: {aws_reason(exc)}; old key {item.old_key_id} kept")
+        except BotoCoreError as exc:
+            return self._maybe_created(item, aws_reason(exc))
+        return created["AccessKeyId"], SecretStr(created["SecretAccessKey"])
+
+    def _maybe_created(self, item: ExpiryItem, reason: str) -> UserResult:
+        """CreateAccessKey's answer was lost or a server error: a key may exist that ikr cannot name.
+        The journal stays and the lease ends; the next run looks for a key nobody recorded."""
+        self.ctx.table.advance(item, lease_until=epoch(self.ctx.time()))
+        logger.error(
+            "CreateAccessKey may have made a key whose id never arrived",
+            extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
+        )
+        return _failed(
+            item,
+            f"could not tell whether a new key was made ({reason}); old key {item.old_key_id} kept; the next run "
+            "looks for a key ikr did not record and makes it inactive if it was never used",
+        )
+
+    def _lost_before_recording(self, item: ExpiryItem, new_key_id: str, found: ExpiryItem | None) -> UserResult:
+        """Overtaken between CreateAccessKey and recording its id: the key is ours (we hold its answer)
+        and was never delivered, so it is removed; the user is left to the run that took over."""
+        try:
+            self.iam.delete_access_key(UserName=item.user_name, AccessKeyId=new_key_id)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+        logger.warning(
+            "rotation lease lost before the new key was recorded; that undelivered key removed",
+            extra={"account_id": item.account_id, "user": item.user_name, "removed_key_id": new_key_id},
+        )
+        return self._conflict(item, found, f"this run's undelivered key {new_key_id} removed; ")
 
     # -- a rotation an earlier run left half-way ------------------------------------------------
     def resume(self, item: ExpiryItem) -> UserResult:
+        """Finish or undo a journal whose lease expired (the caller checks); in-progress otherwise."""
+        if self.ctx.dry_run:
+            return self._recovered(item, self._would(item))
+        try:
+            item = self.ctx.table.take_over(item, self.owner, self._lease_until())
+        except LeaseConflict as exc:
+            return self._conflict(item, exc.found)
         try:
             keys = access_keys(self.iam, item.user_name)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
-            if not self.ctx.dry_run:
-                self.store.delete_pending(item.user_name)
-                self.ctx.table.remove(item)
+            self.store.delete_pending(item.user_name)
+            self.ctx.table.drop(item)
             return self._recovered(item, "the user of an interrupted rotation no longer exists; journal removed")
         if item.state is State.DELIVERED:
             return self._resume_delivered(item)
-        pending = self.store.get_pending(item.user_name)
-        key_ids = {key.key_id for key in keys}
-        if (
-            item.state is State.KEY_CREATED
-            and pending
-            and pending.key_id == item.new_key_id
-            and pending.key_id in key_ids
-        ):
-            if self.ctx.dry_run:
-                return self._recovered(item, f"would mail the interrupted rotation's key {pending.key_id} again")
-            return self._deliver_and_schedule(item, pending.secret, resumed=True)
-        return self._roll_back(item, keys, pending.key_id if pending else None)
+        return self._resume_undelivered(item, keys)
+
+    def _resume_undelivered(self, item: ExpiryItem, keys: tuple[AccessKey, ...]) -> UserResult:
+        live = {key.key_id: key for key in keys}
+        recorded = item.new_key_id if item.state is State.KEY_CREATED else None
+        if recorded is not None and recorded in live:
+            pending = self.store.get_pending(item.user_name)
+            if pending is not None and pending.key_id == recorded:
+                return self._deliver_and_schedule(item, pending.secret, resumed=True)
+            if item.delivery_uncertain_at is not None:
+                return self._cannot_resend(item)
+        unrecorded = [key for key in keys if key.key_id not in {item.old_key_id, recorded, *item.known_keys}]
+        return self._roll_back(item, recorded if recorded in live else None, unrecorded)
+
+    def _would(self, item: ExpiryItem) -> str:
+        """What resuming would do, read-only (a dry run)."""
+        try:
+            keys = access_keys(self.iam, item.user_name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+            return "would remove the journal of an interrupted rotation whose user no longer exists"
+        if item.state is State.DELIVERED:
+            return f"would finish an interrupted rotation: key {item.new_key_id} was delivered"
+        live = {key.key_id for key in keys}
+        recorded = item.new_key_id if item.state is State.KEY_CREATED else None
+        if recorded is not None and recorded in live:
+            pending = self.store.get_pending(item.user_name)
+            if pending is not None and pending.key_id == recorded:
+                return f"would deliver the interrupted rotation's key {recorded} again"
+        parts = [
+            f"would undo an interrupted rotation (undelivered key {recorded} to remove)"
+            if recorded in live
+            else "would undo an interrupted rotation (no key of it to remove)"
+        ]
+        parts.extend(
+            f"key {key_id} was never recorded by ikr: it would be made inactive if never used, else left alone"
+            for key_id in sorted(live - {item.old_key_id, recorded, *item.known_keys})
+        )
+        return "; ".join(parts)
 
     def _resume_delivered(self, item: ExpiryItem) -> UserResult:
-        deletes_at = from_epoch(item.delete_at) if item.delete_at is not None else self.ctx.now
-        if not self.ctx.dry_run:
-            self.store.delete_pending(item.user_name)
-            self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
+        deletes_at = from_epoch(item.delete_at) if item.delete_at is not None else self.ctx.time()
+        self.store.delete_pending(item.user_name)
+        self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
         return self._recovered(
             item,
-            f"finished an interrupted rotation: key {item.new_key_id} was mailed; old key {item.old_key_id} "
+            f"finished an interrupted rotation: key {item.new_key_id} was delivered; old key {item.old_key_id} "
             f"deleted at {deletes_at:%Y-%m-%d %H:%M} UTC",
             deletes_at=deletes_at,
         )
 
-    def _roll_back(self, item: ExpiryItem, keys: tuple[AccessKey, ...], pending_key: str | None) -> UserResult:
-        known = item.new_key_id if item.state is State.KEY_CREATED else pending_key
-        if known is not None:
-            made = [key.key_id for key in keys if key.key_id == known]
-        else:
-            started = from_epoch(item.started_at) - _CLOCK_SLACK
-            made = [key.key_id for key in keys if key.key_id != item.old_key_id and key.created >= started]
-        if len(made) > 1:
-            return _failed(
-                item,
-                f"interrupted rotation left keys {', '.join(made)}; cannot tell which ikr made, so none is "
-                "touched: remove the one nobody uses",
-            )
-        what = f"undelivered key {made[0]}" if made else "no key"
-        if self.ctx.dry_run:
-            return self._recovered(item, f"would undo an interrupted rotation ({what} to remove)")
-        self._undo(item.model_copy(update={"new_key_id": made[0] if made else None}))
+    def _cannot_resend(self, item: ExpiryItem) -> UserResult:
+        """A key whose delivery was uncertain, and its pending pair is gone: it may be in use, so both
+        keys stay and a person decides."""
+        self.ctx.table.drop(item)
+        lines = [
+            f"The delivery of new key {item.new_key_id} of IAM user {item.user_name} in account {item.account_id} "
+            "was uncertain, and the copy ikr keeps to send it again is gone.",
+            f"Both keys are kept: the new key {item.new_key_id} may be in use, the old key {item.old_key_id} too. "
+            "Delete the one nobody uses; ikr rotates the user again once it has one key.",
+        ]
+        self._tell_admin("uncertain delivery cannot be repeated", lines, item)
+        return _failed(item, " ".join(lines[1:]))
+
+    def _roll_back(self, item: ExpiryItem, recorded: str | None, unrecorded: list[AccessKey]) -> UserResult:
+        """Undo an interrupted rotation: its recorded, undelivered key goes; a key ikr never recorded
+        is only ever made inactive. The journal goes last, so a crash in between is undone again."""
+        fates = [self._handle_unrecorded(item, key) for key in unrecorded]
+        if recorded is not None:
+            try:
+                self.iam.delete_access_key(UserName=item.user_name, AccessKeyId=recorded)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchEntity":
+                    raise
+        self.store.delete_pending(item.user_name)
+        self.ctx.table.drop(item)
+        what = f"removed undelivered key {recorded}" if recorded else "removed no key"
         logger.warning(
             "undid an interrupted rotation",
-            extra={"account_id": item.account_id, "user": item.user_name, "removed_key_id": made[0] if made else None},
+            extra={"account_id": item.account_id, "user": item.user_name, "removed_key_id": recorded},
         )
-        return self._recovered(item, f"undid an interrupted rotation: removed {what}; old key {item.old_key_id} kept")
+        detail = f"undid an interrupted rotation: {what}; old key {item.old_key_id} kept"
+        if fates:
+            return _failed(item, "; ".join([detail, *fates]))
+        return self._recovered(item, detail)
+
+    def _handle_unrecorded(self, item: ExpiryItem, key: AccessKey) -> str:
+        """A key ikr never recorded appeared while the crashed run held the lease: never deleted here."""
+        answer = self.iam.get_access_key_last_used(AccessKeyId=key.key_id).get("AccessKeyLastUsed", {})
+        used_at = answer.get("LastUsedDate")
+        where = f"IAM user {item.user_name} in account {item.account_id}"
+        if used_at is not None:
+            lines = [
+                f"Key {key.key_id} of {where} appeared while an ikr rotation was interrupted, and ikr did not make "
+                f"it (or cannot prove it did). It was used at {used_at:%Y-%m-%d %H:%M} UTC, so ikr leaves it alone.",
+                f"The user now has two keys ({item.old_key_id} and {key.key_id}); ikr skips a user with two keys. "
+                f"Delete the one nobody uses: aws iam delete-access-key --user-name {item.user_name} "
+                f"--access-key-id <KEY>; ikr rotates the user as usual once it has one key.",
+            ]
+            self._tell_admin("unrecorded key left alone", lines, item, key.key_id)
+            return " ".join(lines)
+        now = self.ctx.time()
+        deletes_at = now + timedelta(days=item.delete_after_days or 1)
+        marker = ExpiryItem(
+            account_id=item.account_id,
+            user_name=item.user_name,
+            old_key_id=key.key_id,
+            state=State.SCHEDULED,
+            started_at=epoch(system_clock()),
+            email=item.email,
+            run_id=self.owner,
+            expires_at=epoch(deletes_at),
+            delete_at=epoch(deletes_at),
+            unrecorded=True,
+        )
+        self.ctx.table.put(marker)  # first: should the process die now, the item still leads to the key
+        if key.status is KeyStatus.ACTIVE:
+            self.iam.update_access_key(UserName=item.user_name, AccessKeyId=key.key_id, Status="Inactive")
+        reactivate = (
+            f"aws iam update-access-key --user-name {item.user_name} --access-key-id {key.key_id} --status Active"
+        )
+        delete = f"aws iam delete-access-key --user-name {item.user_name} --access-key-id {key.key_id}"
+        lines = [
+            f"Key {key.key_id} of {where} appeared while an ikr rotation was interrupted, and ikr never recorded "
+            "making it: it may be a key someone made by hand. It was never used, so ikr made it Inactive (not "
+            "deleted).",
+            f"Unless it is re-activated ({reactivate}), ikr deletes it at {deletes_at:%Y-%m-%d %H:%M} UTC and then "
+            f"rotates the user as usual. To delete it now: {delete}.",
+        ]
+        self._tell_admin("unrecorded key made inactive", lines, item, key.key_id)
+        if item.email:
+            try:
+                self.ctx.mailer.send(_plain_mail(item.email, f"[ikr] key {key.key_id} made inactive", lines))
+            except DeliveryError as exc:
+                logger.error(
+                    "owner not told of the unrecorded key",
+                    extra={"account_id": item.account_id, "user": item.user_name, "reason": str(exc)},
+                )
+        return " ".join(lines)
 
     # -- shared steps ---------------------------------------------------------------------------
     def _deliver_and_schedule(self, item: ExpiryItem, secret: SecretStr, resumed: bool) -> UserResult:
         assert item.new_key_id is not None
-        deletes_at = self.ctx.now + timedelta(days=item.delete_after_days or 1)
         delivery = recorded_delivery(item.delivery)
+        days = timedelta(days=item.delete_after_days or 1)
         try:
             if delivery.to_store:
                 version = write_pair(self.ctx.session, delivery, item.new_key_id, secret, self._where(item))
                 # Told before the delivery is recorded, so a crash repeats the notice rather than losing it.
-                self._tell_owner(item, delivery, version, deletes_at)
+                self._tell_owner(item, delivery, version, self.ctx.time() + days)
             else:
-                self._mail(item, secret, deletes_at)
+                self._mail(item, secret, self.ctx.time() + days)
+        except DeliveryUncertain as exc:
+            return self._uncertain(item, str(exc))
         except _DELIVERY_FAILURES as exc:
             reason = str(exc) if isinstance(exc, DeliveryError | SecretStoreError) else aws_reason(exc)
-            if resumed:
+            if resumed or item.delivery_uncertain_at is not None:
                 return self._keep_for_next_run(item, reason)
             return self._give_up(item, reason)
-        item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
+        # Counted from this moment: a late or repeated delivery never promises a deletion in the past.
+        deletes_at = self.ctx.time() + days
+        try:
+            item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
+        except LeaseConflict as exc:
+            # Overtaken after delivering: the run that took over delivers the same pair and schedules.
+            return self._conflict(item, exc.found, f"key {item.new_key_id} delivered; ")
         self.store.delete_pending(item.user_name)
         self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
         fate = "made inactive" if self.ctx.deactivate_days else "deleted"
@@ -237,6 +427,32 @@ class KeyRotation:
             detail=f"resumed an interrupted rotation: {detail}" if resumed else detail,
         )
 
+    def _uncertain(self, item: ExpiryItem, reason: str) -> UserResult:
+        """The delivery may have happened: the key is never removed as undelivered. The journal and the
+        pending pair stay, the lease ends now, and the next run delivers the same key again."""
+        now = epoch(self.ctx.time())
+        try:
+            self.ctx.table.advance(item, delivery_uncertain_at=now, lease_until=now)
+        except LeaseConflict as exc:
+            return self._conflict(item, exc.found, f"delivery of key {item.new_key_id} uncertain; ")
+        lines = [
+            f"The delivery of new key {item.new_key_id} of IAM user {item.user_name} in account {item.account_id} "
+            f"is uncertain: {reason}.",
+            "The recipient may hold the key, so it is kept. The next run delivers the same key again (never a new "
+            f"one); the old key {item.old_key_id} is kept until that delivery is confirmed.",
+        ]
+        self._tell_admin("delivery uncertain", lines, item)
+        self.ctx.notifier.notify(
+            Notice.about(
+                item,
+                Event.DELIVERY_FAILED,
+                f"ikr: delivery of {item.user_name}'s new key in {self._account_label} is uncertain ({reason}); "
+                "the same key is sent again on the next run",
+                details={"reason": reason, "uncertain": True},
+            )
+        )
+        return _failed(item, f"delivery uncertain ({reason}); " + lines[1])
+
     def _tell_owner(self, item: ExpiryItem, delivery: Delivery, version: str, deletes_at: datetime) -> None:
         """The owner learns where the key went. The key is delivered already: a failed notice is logged."""
         assert item.email is not None
@@ -262,9 +478,6 @@ class KeyRotation:
                 extra={"account_id": item.account_id, "user": item.user_name, "reason": str(exc)},
             )
 
-    def _where(self, item: ExpiryItem) -> str:
-        return f"account {item.account_id} user {item.user_name}"
-
     def _mail(self, item: ExpiryItem, secret: SecretStr, deletes_at: datetime) -> None:
         assert item.email is not None
         assert item.new_key_id is not None
@@ -289,8 +502,12 @@ class KeyRotation:
         self.ctx.mailer.send(new_key_mail(notice))
 
     def _keep_for_next_run(self, item: ExpiryItem, reason: str) -> UserResult:
-        # The crashed run may have delivered this very key before it died: removing it could lock
-        # out whoever got it. The journal and the pending pair stay; the next run delivers again.
+        # This key may have been delivered before (a crashed run, an uncertain delivery): removing it
+        # could lock out whoever got it. The journal and the pending pair stay; the lease ends now.
+        try:
+            self.ctx.table.advance(item, lease_until=epoch(self.ctx.time()))
+        except LeaseConflict as exc:
+            return self._conflict(item, exc.found)
         logger.error(
             "re-delivery of an interrupted rotation failed; key kept for the next run",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
@@ -298,11 +515,19 @@ class KeyRotation:
         return _failed(
             item,
             f"could not deliver the interrupted rotation's key {item.new_key_id} again ({reason}); it may have "
-            "been delivered before the interruption, so it is kept and the next run delivers it again",
+            "been delivered before, so it is kept and the next run delivers it again",
         )
 
     def _give_up(self, item: ExpiryItem, reason: str) -> UserResult:
-        self._undo(item)
+        try:
+            self._undo(item)
+        except LeaseConflict as exc:
+            return self._conflict(item, exc.found, f"delivery failed ({reason}); ")
+        except (ClientError, BotoCoreError, IkrError):
+            # The journal stays; its lease ends now, so the next run finishes the undo at once.
+            with contextlib.suppress(ClientError, BotoCoreError, IkrError):
+                self.ctx.table.advance(item, lease_until=epoch(self.ctx.time()))
+            raise
         logger.error(
             "delivery failed; new key removed, old key kept",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
@@ -318,14 +543,19 @@ class KeyRotation:
         )
         return _failed(item, detail)
 
+    def _where(self, item: ExpiryItem) -> str:
+        return f"account {item.account_id} user {item.user_name}"
+
     @property
     def _account_label(self) -> str:
         account = self.ctx.scope.account
         return f"account {account.name} ({account.id})"
 
     def _undo(self, item: ExpiryItem) -> None:
-        """Remove an undelivered key, its pending pair, then the journal (in that order: a crash
-        between them leaves a journal the next run finishes)."""
+        """Remove an undelivered key this run recorded, its pending pair, then the journal (in that
+        order: a crash between them leaves a journal the next run finishes). Still the owner first:
+        a run that took over may have delivered this key."""
+        self.ctx.table.advance(item, lease_until=self._lease_until())
         if item.new_key_id is not None:
             try:
                 self.iam.delete_access_key(UserName=item.user_name, AccessKeyId=item.new_key_id)
@@ -333,7 +563,36 @@ class KeyRotation:
                 if exc.response["Error"]["Code"] != "NoSuchEntity":
                     raise
         self.store.delete_pending(item.user_name)
-        self.ctx.table.remove(item)
+        self.ctx.table.drop(item)
+
+    def _conflict(self, item: ExpiryItem, found: ExpiryItem | None, prefix: str = "") -> UserResult:
+        """Another run holds or finished this rotation: this run leaves the user to it, cleanly."""
+        if found is not None and found.state in JOURNAL_STATES:
+            detail = prefix + in_progress_detail(found)
+        elif found is not None:
+            detail = f"{prefix}rotated meanwhile by run {found.run_id or '?'}; left to it"
+        else:
+            detail = f"{prefix}rotation finished or undone meanwhile by another run; left to it"
+        logger.info(
+            "rotation left to another run",
+            extra={"account_id": item.account_id, "user": item.user_name, "detail": detail},
+        )
+        return UserResult(
+            user=item.user_name,
+            outcome=Outcome.IN_PROGRESS,
+            detail=detail,
+            old_key_id=item.old_key_id,
+            new_key_id=found.new_key_id if found is not None else None,
+        )
+
+    def _tell_admin(self, subject: str, lines: list[str], item: ExpiryItem, key_id: str | None = None) -> None:
+        fields: dict[str, object] = {"account_id": item.account_id, "user": item.user_name}
+        if key_id:
+            fields["key_id"] = key_id
+        if self.ctx.admin is not None:
+            self.ctx.admin.notify(subject, lines, **fields)
+        else:
+            logger.error(f"admin notice: {subject}", extra={"notice": lines, **fields})
 
     def _recovered(self, item: ExpiryItem, detail: str, deletes_at: datetime | None = None) -> UserResult:
         return UserResult(
@@ -344,6 +603,16 @@ class KeyRotation:
             old_key_deleted_at=deletes_at,
             detail=detail,
         )
+
+
+def _server_side(exc: ClientError) -> bool:
+    """An error answer that does not prove the request was not carried out (5xx after the retries)."""
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500
+
+
+def _plain_mail(to: str, subject: str, lines: list[str]) -> Mail:
+    text = "\n".join([*lines, "", "-- ikr, IAM key rotation"])
+    return Mail(to=to, subject=subject, text=text, html="".join(f"<p>{escape(line)}</p>" for line in lines))
 
 
 def _failed(item: ExpiryItem, detail: str) -> UserResult:

@@ -4,8 +4,9 @@ SSM SecureString parameter, as JSON `{"AccessKeyId": ..., "SecretAccessKey": ...
 A secret that does not exist yet is created and tagged `IKR:MANAGED=true`; otherwise a new version
 is put, and Secrets Manager keeps the one before as AWSPREVIOUS. A parameter is overwritten (SSM
 keeps its history). Writing the same pair twice (a rerun after a crash) is harmless. A refused
-write is a failed delivery; its message names the target and AWS's error code, never AWS's message,
-which can echo the value.
+write is a failed delivery; a write whose answer was lost (time-out, connection closed, 5xx) is an
+uncertain one: the pair may be stored, so the key is kept and the same pair written again. Messages
+name the target and AWS's error code, never AWS's message, which can echo the value.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import json
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 from pydantic import SecretStr
 
 from central import aws
 from central.delivery import Delivery, Via
-from central.errors import DeliveryError
+from central.errors import DeliveryError, DeliveryUncertain
 
 MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
 
@@ -36,7 +37,17 @@ def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: 
         return str(version)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500:  # the service failed after it got the value: it may have stored it
+            raise DeliveryUncertain(
+                f"{where}: writing the new key to {delivery.where} may have worked: {code}"
+            ) from None
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {code}") from None
+    except (ReadTimeoutError, ConnectionClosedError) as exc:
+        # The request went out and its answer was lost: the pair may be stored and read already.
+        raise DeliveryUncertain(
+            f"{where}: writing the new key to {delivery.where} may have worked: {type(exc).__name__}"
+        ) from None
     except BotoCoreError as exc:
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {type(exc).__name__}") from None
 

@@ -27,6 +27,7 @@ class PendingOld(Frozen):
     key_id: str
     expires_at: datetime
     gave_up: bool = False  # destruction failed IKR_MAX_DESTROY_ATTEMPTS times: a person must act
+    unrecorded: bool = False  # a key ikr never recorded, made Inactive after an interrupted rotation
 
 
 class Decision(Frozen):
@@ -112,6 +113,11 @@ def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_aft
             reason = (
                 f"rotated; deleting old key {old.key_id} failed too often and was given up: "
                 "see its `failed` expiry item (README, Operations)"
+            )
+        elif old.unrecorded:
+            reason = (
+                f"key {old.key_id} appeared during an interrupted rotation and ikr never recorded it: made inactive, "
+                f"deleted at {old.expires_at:%Y-%m-%d %H:%M} UTC unless re-activated; then the user is rotated as usual"
             )
         else:
             reason = f"rotated; old key {old.key_id} is due for deletion at {old.expires_at:%Y-%m-%d %H:%M} UTC"

@@ -17,6 +17,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     RECOVERED = "recovered"
     WOULD_RECOVER = "would-recover"
+    IN_PROGRESS = "in-progress"  # another run holds the user's rotation lease: left to it
 
 
 class AccountStatus(StrEnum):

@@ -6,6 +6,7 @@ finds the users (and decides most of them from the credential report) in `centra
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,14 @@ from central.credential_report import CredentialReport
 from central.errors import IkrError, aws_reason
 from central.expiry_table import pending_old_keys
 from central.inventory import ListedUser, access_keys
-from central.key_rotation import JOURNAL_STATES, KeyRotation, RotationContext
+from central.key_rotation import (
+    JOURNAL_STATES,
+    KeyRotation,
+    RotationContext,
+    in_progress_detail,
+    lease_expired,
+    lease_owner,
+)
 from central.policy import Action, Decision, PendingOld, decide
 from central.results import AccountResult, AccountStatus, Outcome, UserResult
 from central.scan import report_keys, scan_account
@@ -65,9 +73,25 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
     iam = aws.iam(ctx.session)
     items = ctx.table.for_account(account.id)
     # Made only when a user is resumed or rotated: most accounts need no SSM client in a run.
+    if not ctx.owner:
+        ctx = dataclasses.replace(ctx, owner=lease_owner(ctx.run_id))
     rotation = functools.cache(lambda: KeyRotation(ctx, iam))
     journal = [item for item in items if item.state in JOURNAL_STATES]
+    # A live lease belongs to another run (or another delivery of this account's message): its
+    # user is left to it. Only an expired lease is a crashed run's, to be finished or undone.
+    held = {item.user_name for item in journal if not lease_expired(item, ctx.time())}
     for item in journal:
+        if item.user_name in held:
+            result.users.append(
+                UserResult(
+                    user=item.user_name,
+                    outcome=Outcome.IN_PROGRESS,
+                    detail=in_progress_detail(item),
+                    old_key_id=item.old_key_id,
+                    new_key_id=item.new_key_id,
+                )
+            )
+            continue
         try:
             result.users.append(rotation().resume(item))
         except (ClientError, BotoCoreError, IkrError) as exc:
@@ -92,7 +116,7 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
     pending = pending_old_keys((*items, *ctx.being_deleted), ctx.now)
     # A journal that outlived its recovery (e.g. a re-delivery that failed) has its own row already;
     # a dry run recovers nothing, so it goes on to show what the user's decision would be afterwards.
-    unfinished = set() if ctx.dry_run else {item.user_name for item in items if item.state in JOURNAL_STATES}
+    unfinished = held | (set() if ctx.dry_run else {item.user_name for item in items if item.state in JOURNAL_STATES})
     scan = scan_account(iam, account.id)
     for index, listed in enumerate(scan.managed):
         name = listed.user.name

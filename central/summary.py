@@ -12,6 +12,7 @@ _COUNTED = (
     Outcome.SKIPPED,
     Outcome.RECOVERED,
     Outcome.WOULD_RECOVER,
+    Outcome.IN_PROGRESS,
     Outcome.FAILED,
 )
 

@@ -20,6 +20,7 @@ USER_METRICS = {
     Outcome.SKIPPED: "UsersSkipped",
     Outcome.FAILED: "UsersFailed",
     Outcome.RECOVERED: "UsersRecovered",
+    Outcome.IN_PROGRESS: "UsersInProgress",
 }
 MAX_NOTICE_LINES = 50  # one readable mail, not a dump: the report has every row
 

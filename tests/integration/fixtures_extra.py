@@ -73,6 +73,12 @@ def clean_harness(central: boto3.Session, **settings: object) -> Harness:
     return harness
 
 
+def after_lease(harness: Harness) -> None:
+    """Move the harness's clock past IKR_LEASE_MINUTES: a crashed run's lease has expired."""
+    later = harness.services.clock() + timedelta(minutes=harness.services.settings.IKR_LEASE_MINUTES + 1)
+    harness.services.clock = fixed_clock(later)
+
+
 def standalone_services(central: boto3.Session, **settings: object) -> tuple[Services, RecordingMailer]:
     """Services for a caller in no Organization (none is created)."""
     return make_services(central, **settings)

@@ -13,7 +13,9 @@ from central.run import run_rotation
 from tests.integration.conftest import Harness, RecordingMailer
 from tests.integration.faults import Crash, Faults, spread
 from tests.integration.fixtures_extra import (
+    after_lease,
     clean_harness,
+    client,
     delivered_key_id,
     items,
     journal,
@@ -32,6 +34,7 @@ def _alice(params) -> bool:
 
 
 def _assert_alice_rotated_once_after_recovery(harness: Harness, old: str, removed: str | None) -> None:
+    after_lease(harness)
     result = run_rotation(harness.services)
 
     prod = harness.world.account_ids["prod"]
@@ -59,9 +62,11 @@ def _assert_others_rotated_exactly_once(harness: Harness) -> None:
         assert [item.state for item in items(harness, account)] == [State.SCHEDULED]
 
 
-def test_a_crash_right_after_create_access_key_is_undone_and_rotated_afresh(
+def test_a_crash_right_after_create_access_key_leaves_a_key_ikr_cannot_prove_it_made_inactive_not_deleted(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
+    """The id never reached the journal: the rerun cannot tell ikr's key from one a person made, so it
+    only makes the unused key inactive, schedules its deletion and says so; the user is pending."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
     faults = Faults(monkeypatch)
@@ -74,16 +79,40 @@ def test_a_crash_right_after_create_access_key_is_undone_and_rotated_afresh(
     (crashed,) = [r["AccessKey"]["AccessKeyId"] for r in faults.responses("CreateAccessKey") if _alice(r["AccessKey"])]
     assert key_ids(harness, "prod", "alice") == [old, crashed]  # the key exists, nobody has it
     (left,) = journal(harness)
-    assert (left.user_name, left.state, left.new_key_id) == ("alice", State.STARTED, None)
+    assert (left.user_name, left.state, left.new_key_id, left.known_keys) == ("alice", State.STARTED, None, (old,))
     assert mails_to(harness, "alice@example.com") == []
 
-    _assert_alice_rotated_once_after_recovery(harness, old, removed=crashed)
-    assert crashed not in key_ids(harness, "prod", "alice")
+    within = run_rotation(harness.services)  # the crashed run's lease is still live
+    (held,) = user_rows(within, harness.world.account_ids["prod"], "alice")
+    assert held.outcome is Outcome.IN_PROGRESS
+    assert f"rotation in progress by run {left.run_id} since" in held.detail
+    assert within.exit_code == 0
+
+    after_lease(harness)
+    result = run_rotation(harness.services)
+
+    undone, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert undone.outcome is Outcome.FAILED  # a person is told: exit 1
+    assert f"Key {crashed}" in undone.detail and "made it Inactive (not deleted)" in undone.detail
+    assert waiting.outcome is Outcome.PENDING
+    assert "appeared during an interrupted rotation" in waiting.detail
+    statuses = {
+        k["AccessKeyId"]: k["Status"]
+        for k in client(harness, "prod", "iam").list_access_keys(UserName="alice")["AccessKeyMetadata"]
+    }
+    assert statuses == {old: "Active", crashed: "Inactive"}
+    (marker,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (marker.state, marker.old_key_id, marker.unrecorded) == (State.SCHEDULED, crashed, True)
+    assert journal(harness) == []
+    (notice,) = mails_to(harness, "alice@example.com")
+    assert "made inactive" in notice.subject and crashed in notice.text
+    _assert_others_rotated_exactly_once(harness)
 
 
 def _assert_alice_resumed_with_the_same_key(harness: Harness, old: str, made: str, mails: int) -> None:
     """The rerun mails the key the crashed run made (again, if it had gone out) and schedules the
     old key: never a second new key, never a mailed key removed."""
+    after_lease(harness)
     result = run_rotation(harness.services)
 
     prod = harness.world.account_ids["prod"]
@@ -114,9 +143,11 @@ def _crash_after_alices_journal_reaches(harness: Harness, monkeypatch: pytest.Mo
     faults.clear()
 
 
-def test_a_crash_right_after_the_journal_advance_mails_the_same_key_on_the_rerun(
+def test_a_crash_right_after_the_key_is_recorded_removes_that_undelivered_key_and_rotates_afresh(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
+    """The id is in the journal but the pair never reached the pending store, so no mail can have
+    gone: the recorded key is provably ikr's and undelivered, and is removed."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
     _crash_after_alices_journal_reaches(harness, monkeypatch, State.KEY_CREATED)
@@ -125,13 +156,13 @@ def test_a_crash_right_after_the_journal_advance_mails_the_same_key_on_the_rerun
     assert (left.user_name, left.state) == ("alice", State.KEY_CREATED)
     assert left.new_key_id is not None
     assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
-    assert pending_pair_exists(harness, "prod", "alice")
+    assert not pending_pair_exists(harness, "prod", "alice")
     assert mails_to(harness, "alice@example.com") == []
 
-    _assert_alice_resumed_with_the_same_key(harness, old, left.new_key_id, mails=1)
+    _assert_alice_rotated_once_after_recovery(harness, old, removed=left.new_key_id)
 
 
-def test_a_crash_right_after_the_pending_pair_is_stored_is_undone_and_rotated_afresh(
+def test_a_crash_right_after_the_pending_pair_is_stored_mails_the_same_key_on_the_rerun(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
     harness = clean_harness(central)
@@ -144,11 +175,11 @@ def test_a_crash_right_after_the_pending_pair_is_stored_is_undone_and_rotated_af
     faults.clear()
 
     (left,) = journal(harness)
-    assert left.state is State.STARTED
-    (_, crashed) = key_ids(harness, "prod", "alice")
+    assert left.state is State.KEY_CREATED
+    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+    assert mails_to(harness, "alice@example.com") == []
 
-    _assert_alice_rotated_once_after_recovery(harness, old, removed=crashed)
-    assert not pending_pair_exists(harness, "prod", "alice")
+    _assert_alice_resumed_with_the_same_key(harness, old, left.new_key_id or "", mails=1)
 
 
 def test_a_crash_after_the_delivery_is_recorded_schedules_the_promised_deletion_without_a_second_mail(
@@ -161,6 +192,7 @@ def test_a_crash_after_the_delivery_is_recorded_schedules_the_promised_deletion_
     assert left.state is State.DELIVERED
     assert left.delete_at is not None
 
+    after_lease(harness)
     result = run_rotation(harness.services)
 
     finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
@@ -191,6 +223,7 @@ def test_a_crash_between_removing_an_undelivered_key_and_its_journal_is_finished
     assert left.state is State.KEY_CREATED
     assert key_ids(harness, "prod", "alice") == [old]  # the undelivered key is gone, its journal is not
 
+    after_lease(harness)
     result = run_rotation(harness.services)
 
     recovered, rotated = user_rows(result, harness.world.account_ids["prod"], "alice")
@@ -273,6 +306,7 @@ def test_a_mailed_key_is_kept_when_its_re_delivery_after_a_crash_fails(central: 
     harness, mailer, old, mailed = _crash_right_after_mailing_alice(central)
 
     mailer.down = True
+    after_lease(harness)
     result = run_rotation(harness.services)
     mailer.down = False
 

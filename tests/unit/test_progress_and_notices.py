@@ -82,6 +82,7 @@ def test_run_metrics_count_every_outcome_zeros_included():
         "UsersSkipped": 1,
         "UsersFailed": 1,
         "UsersRecovered": 0,
+        "UsersInProgress": 0,
     }
 
 
