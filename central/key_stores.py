@@ -5,7 +5,7 @@ A secret that does not exist yet is created and tagged `IKR:MANAGED=true`; other
 is put, and Secrets Manager keeps the one before as AWSPREVIOUS. A parameter is overwritten (SSM
 keeps its history). Writing the same pair twice (a rerun after a crash) is harmless. A refused
 write is a failed delivery; its message names the target and AWS's error code, never AWS's message,
-which can echo the value.
+which can echo the value. A write whose answer was lost, or was a 5xx, may have happened: uncertain.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 from pydantic import SecretStr
 
 from central import aws
 from central.delivery import Delivery, Via
-from central.errors import DeliveryError
+from central.errors import DeliveryError, DeliveryUncertain
+from central.redaction import remember
 
 MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
 
@@ -26,6 +27,7 @@ MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
 def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: SecretStr, where: str) -> str:
     """Store the pair; the version written (for the owner's notice). `where` names account and user."""
     assert delivery.name is not None
+    remember(secret.get_secret_value())
     payload = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
     try:
         if delivery.via is Via.SECRETS_MANAGER:
@@ -36,7 +38,17 @@ def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: 
         return str(version)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise DeliveryUncertain(
+                f"{where}: writing the new key to {delivery.where} failed with {code} after the "
+                "request was taken: it may have been written"
+            ) from None
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {code}") from None
+    except (ReadTimeoutError, ConnectionClosedError) as exc:
+        raise DeliveryUncertain(
+            f"{where}: the answer to writing the new key to {delivery.where} was lost ({type(exc).__name__}): it "
+            "may have been written"
+        ) from None
     except BotoCoreError as exc:
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {type(exc).__name__}") from None
 
