@@ -384,7 +384,7 @@ def test_mailgun_a_broken_http_client_is_uncertain_at_the_mailer_boundary():
     """Anything but a DeliveryError from inside a mailer: ikr cannot tell if the mail left."""
 
     class Broken(requests.Session):
-        def post(self, *_args: Any, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
+        def post(self, *_args: Any, **_kwargs: Any) -> requests.Response:
             raise RuntimeError("bug in a library")
 
     mailer = MailgunMailer("http://127.0.0.1:9/x", "ikr@example.com", lambda: SecretStr(API_KEY), http=Broken())

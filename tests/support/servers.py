@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -311,7 +312,7 @@ class FaultySmtpServer(_Stoppable):
             stream.close()
             conn.close()
 
-    def _message(self, stream: Any, rcpts: list[str], answer: Any) -> bool:
+    def _message(self, stream: Any, rcpts: list[str], answer: Callable[..., bool]) -> bool:
         lines: list[bytes] = []
         while True:
             line = stream.readline()
