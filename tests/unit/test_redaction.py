@@ -49,7 +49,11 @@ def test_the_longest_of_overlapping_secrets_wins():
 def test_remembering_from_many_threads_keeps_every_secret():
     secrets = [f"secret-{n:04d}-padding" for n in range(400)]
 
-    threads = [threading.Thread(target=lambda chunk=secrets[i::8]: [remember(s) for s in chunk]) for i in range(8)]
+    def keep(chunk: list[str]) -> None:
+        for secret in chunk:
+            remember(secret)
+
+    threads = [threading.Thread(target=keep, args=(secrets[i::8],)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
