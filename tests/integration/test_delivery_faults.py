@@ -418,3 +418,22 @@ def test_no_mailer_is_handed_a_non_ascii_local_part():
     assert result == REFUSED
     assert "jürgen@example.com" in text
     assert server.received == []
+
+
+# -- key stores (IKR:DELIVERY) ---------------------------------------------------------------------
+@pytest.mark.parametrize(("status", "expected"), [(500, UNCERTAIN), (400, REFUSED)])
+def test_a_key_store_write_answered_with_an_error(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch, status: int, expected: str
+):
+    from central.delivery import parse_delivery
+    from central.key_stores import write_pair
+    from tests.integration.faults import Faults
+
+    faults = Faults(monkeypatch)
+    faults.refuse("PutParameter", code="InternalServerError" if status == 500 else "ValidationException", status=status)
+    delivery = parse_delivery("ssm:/ikr/ci/key")
+
+    result, text = outcome(lambda: write_pair(central, delivery, "AKIAEXAMPLE", SecretStr(SECRET), "account 1 user ci"))
+
+    assert result == expected, text
+    assert SECRET not in text
