@@ -14,8 +14,10 @@ from aws_lambda_powertools import Logger
 
 from central.errors import DeliveryError
 from central.mailers.base import Mail, Mailer
+from central.redaction import scrub
 
 logger = Logger(service="ikr")
+CHANNEL = "admin mail"
 
 
 class AdminNotifier:
@@ -33,6 +35,11 @@ class AdminNotifier:
         try:
             self.mailer.send(Mail(to=self.address, subject=f"[ikr] {subject}", text=text, html=html))
         except DeliveryError as exc:
-            logger.error("admin notice not mailed", extra={"reason": str(exc), **fields})
+            logger.error("admin notice not mailed", extra={"channel": CHANNEL, "reason": str(exc), **fields})
+            return False
+        except Exception as exc:  # a notice never stops the work that raised it
+            # Mailers raise DeliveryError alone (central.mailers.base); this catches any other Mailer.
+            reason = scrub(f"{type(exc).__name__}: {exc}")
+            logger.error("admin notice not mailed", extra={"channel": CHANNEL, "reason": reason, **fields})
             return False
         return True

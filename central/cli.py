@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from pydantic import create_model
 
 from central import __version__, aws, crypto
 from central import tag_users as tagging
@@ -232,9 +233,15 @@ def _decrypt(args: argparse.Namespace) -> int:
     return OK
 
 
+# tag-users judges IKR:DELIVERY against DELIVERY_PREFIX as the scan does, without needing mail settings.
+_TaggingSettings = create_model(
+    "TaggingSettings", __base__=AccessSettings, DELIVERY_PREFIX=(str, Settings.model_fields["DELIVERY_PREFIX"])
+)
+
+
 def _tag_users(args: argparse.Namespace) -> int:
-    entries = tagging.load(args.file)
-    settings: AccessSettings = load_settings(AccessSettings)
+    settings = load_settings(_TaggingSettings)
+    entries = tagging.load(args.file, delivery_prefix=settings.model_dump()["DELIVERY_PREFIX"])
     aws.configure(settings)
     central = aws.default_session()
     broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="tag-users")

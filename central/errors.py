@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from central.redaction import scrub
+
 
 class IkrError(Exception):
-    """Base of every failure ikr raises on purpose."""
+    """Base of every failure ikr raises on purpose. Its text is scrubbed of the run's secrets: it
+    often quotes outside text (a relay's reply, an AWS message) and ends up in logs and reports."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class SettingsError(IkrError):
@@ -47,9 +53,10 @@ class InvalidItemError(IkrError):
 
 
 def aws_reason(exc: Exception) -> str:
-    """An AWS failure in one line: the error code and AWS's message (which never holds our secrets)."""
+    """An AWS failure in one line: the error code and AWS's message, scrubbed of the run's secrets
+    (a validation message can echo the value that was sent)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         error = response["Error"]
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+        return scrub(f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": "))
+    return scrub(f"{type(exc).__name__}: {exc}")

@@ -46,6 +46,7 @@ from central.mailers.base import Mail
 from central.model import AccessKey, KeyStatus
 from central.notify import Event, Notice, Notifier, NullNotifier
 from central.policy import Decision
+from central.redaction import remember
 from central.results import Outcome, UserResult
 from central.secrets import UserKeyStore, parameter_name
 
@@ -170,6 +171,7 @@ class KeyRotation:
             return _failed(item, f"could not create a new key: {aws_reason(exc)}; old key {item.old_key_id} kept")
         except BotoCoreError as exc:
             return self._maybe_created(item, aws_reason(exc))
+        remember(created["SecretAccessKey"])  # scrubbed from any text that comes back from outside
         return created["AccessKeyId"], SecretStr(created["SecretAccessKey"])
 
     def _maybe_created(self, item: ExpiryItem, reason: str) -> UserResult:
@@ -486,6 +488,7 @@ class KeyRotation:
             fernet_key = self.store.get_or_create(item.user_name)
             encrypted_id = crypto.encrypt(fernet_key, item.new_key_id)
             secret = SecretStr(crypto.encrypt(fernet_key, secret.get_secret_value()))
+            remember(secret.get_secret_value())
         notice = NewKeyNotice(
             account=self.ctx.scope.account,
             user=item.user_name,

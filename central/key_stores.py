@@ -4,9 +4,8 @@ SSM SecureString parameter, as JSON `{"AccessKeyId": ..., "SecretAccessKey": ...
 A secret that does not exist yet is created and tagged `IKR:MANAGED=true`; otherwise a new version
 is put, and Secrets Manager keeps the one before as AWSPREVIOUS. A parameter is overwritten (SSM
 keeps its history). Writing the same pair twice (a rerun after a crash) is harmless. A refused
-write is a failed delivery; a write whose answer was lost (time-out, connection closed, 5xx) is an
-uncertain one: the pair may be stored, so the key is kept and the same pair written again. Messages
-name the target and AWS's error code, never AWS's message, which can echo the value.
+write is a failed delivery; its message names the target and AWS's error code, never AWS's message,
+which can echo the value. A write whose answer was lost, or was a 5xx, may have happened: uncertain.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pydantic import SecretStr
 from central import aws
 from central.delivery import Delivery, Via
 from central.errors import DeliveryError, DeliveryUncertain
+from central.redaction import remember
 
 MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
 
@@ -27,6 +27,7 @@ MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
 def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: SecretStr, where: str) -> str:
     """Store the pair; the version written (for the owner's notice). `where` names account and user."""
     assert delivery.name is not None
+    remember(secret.get_secret_value())
     payload = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
     try:
         if delivery.via is Via.SECRETS_MANAGER:
@@ -37,16 +38,16 @@ def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: 
         return str(version)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if status >= 500:  # the service failed after it got the value: it may have stored it
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
             raise DeliveryUncertain(
-                f"{where}: writing the new key to {delivery.where} may have worked: {code}"
+                f"{where}: writing the new key to {delivery.where} failed with {code} after the "
+                "request was taken: it may have been written"
             ) from None
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {code}") from None
     except (ReadTimeoutError, ConnectionClosedError) as exc:
-        # The request went out and its answer was lost: the pair may be stored and read already.
         raise DeliveryUncertain(
-            f"{where}: writing the new key to {delivery.where} may have worked: {type(exc).__name__}"
+            f"{where}: the answer to writing the new key to {delivery.where} was lost ({type(exc).__name__}): it "
+            "may have been written"
         ) from None
     except BotoCoreError as exc:
         raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {type(exc).__name__}") from None

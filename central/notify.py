@@ -23,6 +23,7 @@ from central import aws
 from central.errors import DeliveryError
 from central.mailers.base import read_secret_parameter
 from central.model import Frozen
+from central.redaction import remember
 
 if TYPE_CHECKING:
     import boto3
@@ -86,23 +87,34 @@ class NullNotifier(Notifier):
 
 
 class WebhookNotifier(Notifier):
+    """Never raises: a bad URL, an unknown host, a TLS error, a time-out, a refusal or anything else
+    becomes one error log line naming the channel, and the work that sent the notice goes on."""
+
+    channel = "webhook"
+
     def __init__(self, url: Callable[[], SecretStr], http: requests.Session | None = None) -> None:
         self._url_source = url
         self._url: SecretStr | None = None
         self._http = http or requests.Session()
 
     def notify(self, notice: Notice) -> bool:
-        where = {"event": notice.event.value, "account_id": notice.account_id, "user": notice.user}
+        where = {
+            "channel": self.channel,
+            "event": notice.event.value,
+            "account_id": notice.account_id,
+            "user": notice.user,
+        }
         try:
             if self._url is None:
                 self._url = self._url_source()  # read once per run
+                remember(self._url.get_secret_value())
             response = self._http.post(self._url.get_secret_value(), json=notice.payload(), timeout=TIMEOUT_SECONDS)
         except DeliveryError as exc:
             logger.error("webhook notice not sent", extra={**where, "reason": str(exc)})
             return False
-        except requests.RequestException as exc:
+        except Exception as exc:  # a notice never stops the work that raised it
             # The exception text may hold the URL, and with it the webhook's token: name only its type.
-            logger.error("webhook notice not sent", extra={**where, "reason": type(exc).__name__})
+            logger.error("webhook notice not sent", extra={**where, "reason": _kind(exc)})
             return False
         if not 200 <= response.status_code < 300:
             logger.error("webhook notice refused", extra={**where, "status": response.status_code})
@@ -110,9 +122,23 @@ class WebhookNotifier(Notifier):
         return True
 
 
+def _kind(exc: Exception) -> str:
+    """What went wrong, in words that never hold the URL."""
+    if isinstance(exc, requests.Timeout):
+        return f"{type(exc).__name__}: no answer within {TIMEOUT_SECONDS} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"{type(exc).__name__}: the TLS handshake failed"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema | ValueError):
+        return f"{type(exc).__name__}: the webhook URL does not parse"
+    if isinstance(exc, requests.ConnectionError):
+        return f"{type(exc).__name__}: the webhook's host could not be reached"
+    return type(exc).__name__
+
+
 def build_notifier(settings: Settings, central: boto3.Session) -> Notifier:
     url = settings.NOTIFY_WEBHOOK_URL
     if url is not None:
+        remember(url.get_secret_value())
         return WebhookNotifier(lambda: url)
     parameter = settings.NOTIFY_WEBHOOK_URL_PARAMETER
     if parameter:

@@ -46,15 +46,25 @@ class Decision(Frozen):
     warnings: tuple[str, ...] = ()
 
 
-def decide(
-    user: IamUser,
-    scope: AccountScope,
-    now: datetime,
-    pending: list[PendingOld],
-    delivery_prefix: str = DEFAULT_PREFIX,
-) -> Decision:
-    values, problems = t.ikr_tags(user.tags)
-    rotate_after, delete_after = scope.rotate_after, scope.delete_after
+class UserTagValues(Frozen):
+    """A user's IKR: tags read with the scan's validators: the values, and what is wrong with them."""
+
+    email: str | None = None
+    rotate_after: Days
+    delete_after: Days
+    delivery: Delivery = MAIL
+    verify_use: bool = False
+    instructions: str = ""
+    problems: tuple[str, ...] = ()  # the user is skipped
+    warnings: tuple[str, ...] = ()  # the user is worked, and the run counts it as bad input
+
+
+def read_user_tags(
+    values: dict[str, str], rotate_after: Days, delete_after: Days, delivery_prefix: str = DEFAULT_PREFIX
+) -> UserTagValues:
+    """`values` keyed by upper-case tag key (tags.ikr_tags); the days default to the scope's.
+    The scan and `ikr tag-users` both judge tags here, so a file that passes will not be refused."""
+    problems: list[str] = []
     email: str | None = None
     if t.EMAIL in values:
         try:
@@ -85,22 +95,44 @@ def decide(
             problems.append(str(exc))
     instruction_text, warnings = t.instructions(values)
     warnings.extend(t.unknown_user_keys(values))
+    return UserTagValues(
+        email=email,
+        rotate_after=rotate_after,
+        delete_after=delete_after,
+        delivery=delivery,
+        verify_use=verify_use,
+        instructions=instruction_text,
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+    )
+
+
+def decide(
+    user: IamUser,
+    scope: AccountScope,
+    now: datetime,
+    pending: list[PendingOld],
+    delivery_prefix: str = DEFAULT_PREFIX,
+) -> Decision:
+    values, problems = t.ikr_tags(user.tags)
+    read = read_user_tags(values, scope.rotate_after, scope.delete_after, delivery_prefix)
+    problems.extend(read.problems)
     base = Decision(
         user=user.name,
         action=Action.SKIP,
         reason="",
-        email=email,
-        rotate_after=rotate_after,
-        delete_after=delete_after,
-        instructions=instruction_text,
-        delivery=delivery,
-        verify_use=verify_use,
-        warnings=tuple(warnings),
-        bad_input=bool(problems or warnings),
+        email=read.email,
+        rotate_after=read.rotate_after,
+        delete_after=read.delete_after,
+        instructions=read.instructions,
+        delivery=read.delivery,
+        verify_use=read.verify_use,
+        warnings=read.warnings,
+        bad_input=bool(problems or read.warnings),
     )
     if problems:
         return base.model_copy(update={"reason": "; ".join(problems)})
-    return base.model_copy(update=_by_keys(user, now, pending, rotate_after))
+    return base.model_copy(update=_by_keys(user, now, pending, read.rotate_after))
 
 
 def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_after: Days) -> dict[str, object]:

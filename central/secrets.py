@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from central import crypto
 from central.errors import SecretStoreError
 from central.model import Frozen
+from central.redaction import remember
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -55,11 +56,13 @@ class UserKeyStore:
 
     def get(self, user_name: str) -> str | None:
         try:
-            return self._ssm.get_parameter(Name=parameter_name(user_name), WithDecryption=True)["Parameter"]["Value"]
+            key = self._ssm.get_parameter(Name=parameter_name(user_name), WithDecryption=True)["Parameter"]["Value"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ParameterNotFound":
                 return None
             raise self._error("read", user_name, exc) from None
+        remember(key)  # a Fernet key, read or just made: scrubbed from any text ikr repeats
+        return key
 
     def get_or_create(self, user_name: str) -> str:
         """The user's key, made on first use; a key made concurrently by someone else wins."""
@@ -83,6 +86,7 @@ class UserKeyStore:
         return created
 
     def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
+        remember(secret.get_secret_value())
         pair = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
         try:
             self._ssm.put_parameter(
@@ -102,9 +106,12 @@ class UserKeyStore:
             if exc.response["Error"]["Code"] == "ParameterNotFound":
                 return None
             raise self._error("read", user_name, exc, pending_name(user_name)) from None
+        remember(value)
         try:
             pair = json.loads(value)
-            return PendingKey(key_id=pair["AccessKeyId"], secret=SecretStr(pair["SecretAccessKey"]))
+            secret = pair["SecretAccessKey"]
+            remember(secret)
+            return PendingKey(key_id=pair["AccessKeyId"], secret=SecretStr(secret))
         except (ValueError, KeyError, TypeError):
             return None  # not what ikr writes: treat as absent (the key is then rolled back)
 

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central import tags as t
+from central.delivery import DEFAULT_PREFIX
 from central.errors import IkrError, UsageError, aws_reason
 from central.model import Frozen
+from central.policy import read_user_tags
+from central.scope import Days
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -41,18 +44,19 @@ class UserTags(Frozen):
     tags: tuple[tuple[str, str], ...]
 
 
-def load(path: Path) -> list[UserTags]:
+def load(path: Path, delivery_prefix: str = DEFAULT_PREFIX) -> list[UserTags]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    return parse(data, str(path))
+    return parse(data, str(path), delivery_prefix)
 
 
-def parse(data: Any, source: str) -> list[UserTags]:
-    """Every problem in the file at once, each with its place, so one edit fixes them all."""
+def parse(data: Any, source: str, delivery_prefix: str = DEFAULT_PREFIX) -> list[UserTags]:
+    """Every problem in the file at once, each with its place, so one edit fixes them all. IKR: tags
+    are judged as the scan judges them (IKR:DELIVERY against DELIVERY_PREFIX), before any is applied."""
     problems: list[str] = []
     entries: list[UserTags] = []
     if not isinstance(data, dict) or not data:
@@ -65,7 +69,7 @@ def parse(data: Any, source: str) -> list[UserTags]:
             problems.append(f"{where}: expected an object of users")
             continue
         for user, tags in users.items():
-            entry = _entry(account_id, user, tags, f"{where}: user {user!r}", problems)
+            entry = _entry(account_id, user, tags, f"{where}: user {user!r}", problems, delivery_prefix)
             if entry is not None:
                 entries.append(entry)
     if problems:
@@ -73,7 +77,9 @@ def parse(data: Any, source: str) -> list[UserTags]:
     return entries
 
 
-def _entry(account_id: str | None, user: str, tags: Any, where: str, problems: list[str]) -> UserTags | None:
+def _entry(
+    account_id: str | None, user: str, tags: Any, where: str, problems: list[str], delivery_prefix: str
+) -> UserTags | None:
     before = len(problems)
     if not _USER.fullmatch(user):
         problems.append(f"{where}: not a valid IAM user name")
@@ -95,7 +101,7 @@ def _entry(account_id: str | None, user: str, tags: Any, where: str, problems: l
             )
         if len(value) > 256:
             problems.append(f"{where}: tag {key}: value has {len(value)} characters; IAM allows 256")
-        problems.extend(f"{where}: {problem}" for problem in _ikr_value_problems(key, value))
+    problems.extend(f"{where}: {problem}" for problem in _ikr_value_problems(tags, delivery_prefix))
     ikr_keys = [key.upper() for key in tags if key.upper().startswith(t.PREFIX)]
     if len(ikr_keys) != len(set(ikr_keys)):
         problems.append(f"{where}: the same IKR: tag key is given twice in different cases")
@@ -104,19 +110,15 @@ def _entry(account_id: str | None, user: str, tags: Any, where: str, problems: l
     return UserTags(account_id=account_id, user=user, tags=tuple((k, v) for k, v in tags.items()))
 
 
-def _ikr_value_problems(key: str, value: str) -> list[str]:
-    upper = key.upper()
-    try:
-        if upper == t.EMAIL:
-            t.parse_email(key, value)
-        elif upper in (t.ROTATE_AFTER_DAYS, t.DELETE_AFTER_DAYS):
-            t.parse_days(key, value)
-        elif upper.startswith(t.INSTRUCTION_PREFIX):
-            _, problems = t.instructions({upper: value})
-            return problems
-    except t.TagProblem as exc:
-        return [str(exc)]
-    return []
+def _ikr_value_problems(tags: dict[str, Any], delivery_prefix: str) -> list[str]:
+    """What the scan would say of these tags (central.policy.read_user_tags): a value it refuses,
+    an IKR: key it does not read, a malformed IKR:INSTRUCTION_<N>."""
+    values = {key.upper(): value for key, value in tags.items() if key.upper().startswith(t.PREFIX)}
+    if not values or not all(isinstance(value, str) for value in values.values()):
+        return []  # no IKR: tag, or a value that is not a string (already reported)
+    unset = Days(days=1, source="unset")
+    read = read_user_tags(values, unset, unset, delivery_prefix)
+    return [*read.problems, *read.warnings]
 
 
 def apply(

@@ -71,11 +71,20 @@ def parse_bool(key: str, value: str) -> bool:
 
 
 def parse_email(key: str, value: str) -> str:
+    """The address as every mail system carries it: an internationalized domain in its IDNA
+    (punycode) form. A part before the @ that is not ASCII needs SMTPUTF8, which SES does not
+    offer and most relays do not advertise: refused, so the user learns it before a key is made."""
     try:
         # strict: also the 64-character limit of the part before the @ (RFC 5321), which relays enforce
-        return validate_email(value, check_deliverability=False, strict=True).normalized
+        address = validate_email(value, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:
         raise TagProblem(f"{key}={value!r} is not one e-mail address ({exc})") from None
+    if address.ascii_email is None:
+        raise TagProblem(
+            f"{key}={value!r}: the part before the @ is not plain ASCII, which the mail system cannot carry "
+            "(only the domain may hold other letters); give an ASCII address"
+        )
+    return address.ascii_email
 
 
 USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS, DELIVERY, VERIFY_USE)

@@ -1,4 +1,9 @@
-"""Mailgun's HTTP API through requests; success is any 2xx status, not a magic response text."""
+"""Mailgun's HTTP API through requests; success is any 2xx status, not a magic response text.
+
+Outcomes: no connection (refused, unknown host, TLS handshake, connect time-out) or a 4xx answer
+is refused. A request that was sent and whose answer was lost (read time-out, connection dropped
+after sending, an unreadable answer) or was a 5xx is uncertain: Mailgun may have queued the mail.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ from collections.abc import Callable
 
 import requests
 from pydantic import SecretStr
+from urllib3.exceptions import MaxRetryError
 
-from central.errors import DeliveryError
+from central.errors import DeliveryError, DeliveryUncertain
 from central.mailers.base import Mail, Mailer
+from central.redaction import remember, scrub
 
 TIMEOUT_SECONDS = 20
 
@@ -28,6 +35,7 @@ class MailgunMailer(Mailer):
     def send(self, mail: Mail) -> None:
         if self._api_key is None:
             self._api_key = self._api_key_source()  # read once per run, not once per mail
+            remember(self._api_key.get_secret_value())
         try:
             response = self._http.post(
                 self._url,
@@ -42,8 +50,34 @@ class MailgunMailer(Mailer):
                 timeout=TIMEOUT_SECONDS,
             )
         except requests.RequestException as exc:
+            if _answer_lost(exc):
+                raise DeliveryUncertain(
+                    f"Mailgun took the request for the mail to {mail.to} but its answer was lost "
+                    f"({type(exc).__name__}): it may have been sent"
+                ) from None
             raise DeliveryError(
                 f"Mailgun could not be reached for the mail to {mail.to}: {type(exc).__name__}"
             ) from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"Mailgun refused the mail to {mail.to}: HTTP {response.status_code} {response.reason}")
+        status, reason = response.status_code, scrub(str(response.reason or ""))
+        if 500 <= status < 600:
+            raise DeliveryUncertain(
+                f"Mailgun failed on the mail to {mail.to} after taking the request: HTTP {status} {reason}; "
+                "it may have been sent"
+            )
+        if not 200 <= status < 300:
+            raise DeliveryError(f"Mailgun refused the mail to {mail.to}: HTTP {status} {reason}")
+
+
+def _answer_lost(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached Mailgun: everything but a failure to connect."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError):
+        return False
+    if isinstance(exc, requests.ReadTimeout | requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        # requests wraps a failure to connect (refused, unknown host) in MaxRetryError; a connection
+        # dropped once the request was on its way arrives as urllib3's ProtocolError or an OSError.
+        return not (exc.args and isinstance(exc.args[0], MaxRetryError))
+    return False  # an invalid URL and the like: nothing was sent

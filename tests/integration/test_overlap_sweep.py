@@ -10,6 +10,7 @@ the figures."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def test_two_rotate_runs_interleaved_at_every_aws_call_keep_every_guarantee(tmp_
     for n in tried:
         with overlap_world(tmp_path) as world:
             gate = Gate(world.monkeypatch, "run-a", after=n)
-            thread, first = on_thread("run-a", lambda w=world: _rotate(w))
+            thread, first = on_thread("run-a", partial(_rotate, world))
             gate.reached.wait(60)
             second = world.rotate(LATER)  # the operator's run, while the scheduled one is paused
             gate.release()
@@ -69,10 +70,10 @@ def test_a_run_killed_after_any_aws_call_while_another_run_holds_a_lease_loses_n
     for n in tried:
         with overlap_world(tmp_path) as world:
             holder = Gate(world.monkeypatch, "run-b", after=first_put)
-            b_thread, b = on_thread("run-b", lambda w=world: w.rotate(LATER))
+            b_thread, b = on_thread("run-b", partial(world.rotate, LATER))
             holder.reached.wait(60)
             killer = Gate(world.monkeypatch, "run-a", after=n, crash=True)
-            a_thread, a = on_thread("run-a", lambda w=world: w.rotate(LATER))
+            a_thread, a = on_thread("run-a", partial(world.rotate, LATER))
             a_thread.join(120)
             holder.release()
             b_thread.join(120)
@@ -148,7 +149,7 @@ def test_one_account_message_delivered_twice_at_once_is_worked_once(tmp_path: Pa
         with overlap_world(tmp_path) as world:
             event = _queued_event(world)
             gate = Gate(world.monkeypatch, "worker-a", after=n)
-            thread, first = on_thread("worker-a", lambda w=world, e=event: _worker(w, e))
+            thread, first = on_thread("worker-a", partial(_worker, world, event))
             gate.reached.wait(60)
             world.codes.append(_worker(world, event))  # SQS hands the same message to a second worker
             gate.release()

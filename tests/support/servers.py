@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -205,6 +206,212 @@ class SmtpSink(_Stoppable):
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+# -- a misbehaving SMTP relay -------------------------------------------------------------------------
+
+DROP = "drop"  # close the connection instead of answering
+HANG = "hang"  # never answer (the client times out)
+QUOTE = "quote"  # answer 554 quoting every line of the message, as some relays do
+STAGES = ("banner", "ehlo", "mail", "rcpt", "data", "end", "quit")
+
+
+class FaultySmtpServer(_Stoppable):
+    """A small, real SMTP server on a socket that fails at one stage on purpose.
+
+    `faults` maps a stage (banner, ehlo, mail, rcpt, data: the DATA command, end: the reply after
+    the message's final dot, quit) to a reply line such as "451 4.3.0 try later", or DROP, HANG,
+    QUOTE. `spare` names recipients it treats as a sound relay would (an administrator's address).
+    Messages it answered 250 at `end` are kept in `accepted`; every message whose final dot it
+    read, whatever it answered, in `received`.
+    """
+
+    def __init__(self, faults: dict[str, str] | None = None, spare: frozenset[str] = frozenset()) -> None:
+        self.faults = dict(faults or {})
+        self.spare = spare
+        self.accepted: list[ReceivedMail] = []
+        self.received: list[bytes] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((LOCALHOST, 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="faulty-smtp", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _fault(self, stage: str, rcpts: list[str]) -> str | None:
+        if rcpts and all(rcpt in self.spare for rcpt in rcpts):
+            return None
+        return self.faults.get(stage)
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        stream = conn.makefile("rb")
+        rcpts: list[str] = []
+
+        def answer(stage: str, normal: str, lines: list[bytes] | None = None) -> bool:
+            fault = self._fault(stage, rcpts)
+            if fault == DROP:
+                return False
+            if fault == HANG:
+                self._stopping.wait(30)
+                return False
+            if fault == QUOTE:
+                quoted = [b"554-" + line for line in lines or []]
+                conn.sendall(b"\r\n".join([*quoted, b"554 5.7.1 message refused, content quoted above"]) + b"\r\n")
+                return True
+            conn.sendall(((fault or normal) + "\r\n").encode())
+            return True
+
+        try:
+            if not answer("banner", "220 faulty.test ESMTP") or self.faults.get("banner", "220").startswith(("4", "5")):
+                return
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    ok = answer("ehlo", "250-faulty.test\r\n250 8BITMIME")
+                elif verb == b"HELO":
+                    ok = answer("ehlo", "250 faulty.test")
+                elif verb == b"MAIL":
+                    rcpts = []
+                    ok = answer("mail", "250 2.1.0 OK")
+                elif verb == b"RCPT":
+                    rcpts.append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
+                    ok = answer("rcpt", "250 2.1.5 OK")
+                elif verb == b"DATA":
+                    fault = self._fault("data", rcpts)
+                    ok = answer("data", "354 go ahead")
+                    if ok and not (fault or "354").startswith("354"):
+                        continue
+                    if ok:
+                        ok = self._message(stream, rcpts, answer)
+                elif verb == b"QUIT":
+                    answer("quit", "221 bye")
+                    return
+                else:
+                    ok = answer("other", "250 OK")
+                if not ok:
+                    return
+        except OSError:
+            return
+        finally:
+            stream.close()
+            conn.close()
+
+    def _message(self, stream: Any, rcpts: list[str], answer: Callable[..., bool]) -> bool:
+        lines: list[bytes] = []
+        while True:
+            line = stream.readline()
+            if not line:
+                return False
+            if line in (b".\r\n", b".\n"):
+                break
+            lines.append(line.rstrip(b"\r\n"))
+        raw = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines) + b"\r\n"
+        with self._lock:
+            self.received.append(raw)
+        fault = self._fault("end", rcpts)
+        if fault is None or fault.startswith("2"):
+            with self._lock:
+                self.accepted.append(parse_mail(raw, tuple(rcpts)))
+        return answer("end", "250 2.0.0 queued", lines)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+class SilentServer(_Stoppable):
+    """Accepts connections and reads what comes, but never answers: a webhook or API that hangs."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((LOCALHOST, 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, name="silent-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        held: list[socket.socket] = []
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            held.append(conn)  # kept open, never answered
+        for conn in held:
+            conn.close()
+
+    def url(self, scheme: str = "http", path: str = "/hooks/T0KEN-silent") -> str:
+        return f"{scheme}://{LOCALHOST}:{self.port}{path}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+class HangUpServer(_Stoppable):
+    """Reads one whole HTTP request, then closes the connection without a word: the request was
+    received, its answer is lost."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((LOCALHOST, 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self.requests = 0
+        self._thread = threading.Thread(target=self._serve, name="hang-up-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(5)
+                stream = conn.makefile("rb")
+                length = 0
+                while (line := stream.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                stream.read(length)
+                self.requests += 1
+                stream.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}/v3/mg.example.com/messages"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
 
 
 # -- Mailgun --------------------------------------------------------------------------------------

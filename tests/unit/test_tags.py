@@ -280,3 +280,18 @@ def test_instructions_keep_full_256_character_values():
 
     assert text == f"{long_a} {long_b}"
     assert problems == []
+
+
+def test_an_internationalized_domain_is_given_in_its_idna_form():
+    from central.tags import parse_email
+
+    assert parse_email("IKR:EMAIL", "user@bücher.example") == "user@xn--bcher-kva.example"
+    assert parse_email("IKR:EMAIL", "user@BÜCHER.example") == "user@xn--bcher-kva.example"
+    assert parse_email("IKR:EMAIL", "user@xn--bcher-kva.example") == "user@xn--bcher-kva.example"
+
+
+def test_a_non_ascii_local_part_is_a_tag_problem_naming_the_tag():
+    from central.tags import TagProblem, parse_email
+
+    with pytest.raises(TagProblem, match=r"IKR:EMAIL='jürgen@example.com': the part before the @ is not plain ASCII"):
+        parse_email("IKR:EMAIL", "jürgen@example.com")
