@@ -10,12 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
 from botocore.config import Config
+from botocore.configprovider import ConfiguredEndpointProvider
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_iam import IAMClient
@@ -134,3 +140,42 @@ def sqs(session: boto3.Session) -> SQSClient:
 def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
     client: SecretsManagerClient = _client(session, "secretsmanager")
     return client
+
+
+@cache
+def _aws_domains() -> tuple[str, ...]:
+    """The DNS suffixes of every AWS partition, from botocore's own partition data."""
+    data = botocore.loaders.create_loader().load_data("partitions")
+    suffixes: set[str] = set()
+    for partition in data["partitions"]:
+        outputs = partition["outputs"]
+        suffixes.update(outputs[key] for key in ("dnsSuffix", "dualStackDnsSuffix") if outputs.get(key))
+    return tuple(sorted(suffixes))
+
+
+def configured_endpoint(session: boto3.Session, service: str) -> str | None:
+    """The endpoint URL this session's clients of `service` are configured with, as botocore resolves it
+    (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, then the config file; none when
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is on), or None for AWS's own endpoint."""
+    core = session._session
+    if core.get_config_variable("ignore_configured_endpoint_urls"):
+        return None
+    provider = ConfiguredEndpointProvider(
+        full_config=core.full_config, scoped_config=core.get_scoped_config(), client_name=service
+    )
+    url = provider.provide()
+    return str(url) if url else None
+
+
+def is_aws_endpoint(url: str | None) -> bool:
+    """True for AWS's own endpoints (none configured, or a host in an AWS domain such as a FIPS or VPC
+    endpoint); anything else (localhost, a LocalStack or moto host) is taken for an emulator."""
+    if not url:
+        return True
+    host = (urlsplit(url if "://" in url else f"//{url}").hostname or "").rstrip(".").lower()
+    return not host or any(host == domain or host.endswith(f".{domain}") for domain in _aws_domains())
+
+
+def real_aws_services(session: boto3.Session, services: Iterable[str]) -> list[str]:
+    """Those of `services` whose calls from this session would reach AWS itself, not an emulator."""
+    return [service for service in services if is_aws_endpoint(configured_endpoint(session, service))]

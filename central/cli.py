@@ -25,7 +25,7 @@ from central.report import commands as reading
 from central.report.notices import notify_failures, tell_the_run
 from central.run import run_rotation
 from central.secrets import UserKeyStore, parameter_name
-from central.services import build_services
+from central.services import build_services, run_clock
 from central.sessions import SessionBroker
 from central.settings import AccessSettings, Settings, load_settings
 from central.summary import run_lines
@@ -75,7 +75,10 @@ def parser() -> argparse.ArgumentParser:
 
     rotate = commands.add_parser("rotate", help="one rotator run: discover, sweep, rotate every opted-in account")
     rotate.add_argument(
-        "--now", type=_instant, help="act as if it were this instant (ISO-8601); default: IKR_NOW or now"
+        "--now",
+        type=_instant,
+        help="act as if it were this instant (ISO-8601); default: IKR_NOW or now. Against real AWS only with "
+        "--dry-run or IKR_ALLOW_CLOCK_OVERRIDE=1 (an emulator in AWS_ENDPOINT_URL needs neither)",
     )
     rotate.add_argument("--dry-run", action="store_true", help="decide and print, change nothing")
     rotate.add_argument(
@@ -95,7 +98,12 @@ def parser() -> argparse.ArgumentParser:
         default=Path(".ikr-stream-checkpoint.json"),
         help="file remembering how far the stream was read (default: %(default)s)",
     )
-    pump.add_argument("--now", type=_instant, help="the destructor's clock (ISO-8601); default: IKR_NOW or now")
+    pump.add_argument(
+        "--now",
+        type=_instant,
+        help="the destructor's clock (ISO-8601); default: IKR_NOW or now. Against real AWS only with "
+        "IKR_ALLOW_CLOCK_OVERRIDE=1 (not needed against an emulator in AWS_ENDPOINT_URL)",
+    )
 
     decrypt = commands.add_parser("decrypt", help="decrypt an encrypted key id or secret from a rotation mail")
     decrypt.add_argument("--user", required=True, help="the IAM user the mail was for")
@@ -173,7 +181,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    services = build_services(load_settings(), purpose="rotate", now=args.now)
+    # A turned clock is refused here (exit 2) unless dry, emulated or allowed: see central.clock.
+    services = build_services(load_settings(), purpose="rotate", now=args.now, changes_keys=not args.dry_run)
     with Progress("rotate") as progress:  # stderr: a live line at a terminal, else a line per account
         result = run_rotation(
             services,
@@ -193,14 +202,16 @@ def _stream_pump(args: argparse.Namespace) -> int:
     from central.stream_pump import Checkpoint, pump  # noqa: PLC0415 - only this command needs it
     from handlers import destructor  # noqa: PLC0415 - the pump stands in for Lambda invoking the handler
 
-    if args.now is not None:
-        os.environ["IKR_NOW"] = args.now.isoformat()  # the handler reads its clock from the environment
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
     if not args.checkpoint.parent.is_dir():
         raise UsageError(f"--checkpoint {args.checkpoint}: folder {args.checkpoint.parent} does not exist")
     settings: Settings = load_settings()
     aws.configure(settings)
     session = aws.default_session()
+    # The destructor deletes keys: a turned clock is refused before the stream is read, not per batch.
+    run_clock(settings, session, args.now, changes_keys=True)
+    if args.now is not None:
+        os.environ["IKR_NOW"] = args.now.isoformat()  # the handler reads its clock from the environment
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
     table = ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE)
     result = pump(aws.dynamodbstreams(session), table.stream_arn(), destructor.handler, Checkpoint(args.checkpoint))
     print(

@@ -42,6 +42,9 @@ class AccessSettings(BaseSettings):
     IKR_MEMBER_ROLE_NAME: str = Field("ikr-member", pattern=r"^[\w+=,.@-]{1,64}$")
     IKR_EXTERNAL_ID: str | None = Field(None, min_length=2, max_length=1224)
     IKR_NOW: datetime | None = None
+    IKR_ALLOW_CLOCK_OVERRIDE: bool = Field(
+        False, description="let --now / IKR_NOW change keys against real AWS endpoints (never inside Lambda)"
+    )
     # botocore's own retries, one Config for every client: no call site loops by hand.
     IKR_AWS_MAX_ATTEMPTS: int = Field(8, ge=1, le=20, description="attempts per AWS call, first one included")
     IKR_AWS_RETRY_MODE: RetryMode = RetryMode.STANDARD
@@ -51,6 +54,19 @@ class AccessSettings(BaseSettings):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # an instant without zone is taken as UTC
+        return value
+
+    @field_validator("IKR_ALLOW_CLOCK_OVERRIDE", mode="before")
+    @classmethod
+    def _on_or_off(cls, value: object) -> object:
+        # Only the plain spellings: "yes please" or "2" must not unlock a turned clock by accident.
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("1", "true"):
+                return True
+            if word in ("", "0", "false"):
+                return False
+            raise ValueError("must be 1 or true to allow a turned clock, 0 or false (or unset) to refuse it")
         return value
 
 

@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket = settings.IKR_REPORT_BUCKET
     if not bucket:
         raise SettingsError("IKR_REPORT_BUCKET is not set: the reporter writes the report to that S3 bucket")
-    services = build_services(settings, purpose="report")
+    services = build_services(settings, purpose="report", changes_keys=False)  # it reads keys, never changes them
     report = collect_report(services)
     region = services.central.region_name or aws.DEFAULT_REGION
     published = publish(aws.s3(services.central), bucket, region, report, render_html(report), render_json(report))

@@ -70,7 +70,7 @@ def report_command(args: argparse.Namespace) -> int:
     out: Path | None = args.out
     if out is not None and not out.parent.is_dir():
         raise UsageError(f"--out {out}: folder {out.parent} does not exist")
-    services = build_services(load_settings(), purpose="report", now=args.now)
+    services = build_services(load_settings(), purpose="report", now=args.now, changes_keys=False)
     with Progress("report") as progress:
         report = collect_report(services, progress=progress.for_report())
     text = RENDERERS[args.format](report)
@@ -85,7 +85,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 def plan_command(args: argparse.Namespace) -> int:
     """`ikr rotate --dry-run`, by another name: the same run, deciding only."""
-    services = build_services(load_settings(), purpose="plan", now=args.now)
+    services = build_services(load_settings(), purpose="plan", now=args.now, changes_keys=False)
     with Progress("plan") as progress:
         result = run_rotation(services, dry_run=True, only=args.account, progress=progress.for_rotation())
     for line in run_lines(result):
@@ -95,7 +95,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
 def explain_command(args: argparse.Namespace) -> int:
     settings: Settings = load_settings()
-    services = build_services(settings, purpose="explain", now=args.now)
+    services = build_services(settings, purpose="explain", now=args.now, changes_keys=False)
     facts = read_user(services, args.account, args.user)
     steps = explain(facts, args.user, services.clock(), settings.ROTATE_AFTER_DAYS, settings.DELETE_AFTER_DAYS)
     for line in explain_lines(steps):

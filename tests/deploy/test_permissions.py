@@ -142,6 +142,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto in process: see ARCHITECTURE's emulator facts
             "POWERTOOLS_METRICS_DISABLED": "true",
+            "IKR_ALLOW_CLOCK_OVERRIDE": "1",  # moto in process, at AWS's own endpoints: the clock may travel
         }.items():
             patch.setenv(name, value)
         central = boto3.Session(region_name=REGION)

@@ -39,8 +39,11 @@ class RecordingMailer(Mailer):
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "IKR_NOW"):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "IKR_NOW", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"):
         monkeypatch.delenv(name, raising=False)
+    # moto in process answers at AWS's own endpoints, so the tests that travel in time (IKR_NOW, now=)
+    # say on purpose that nothing real is at stake (rule 9; tests/integration/test_clock_rule.py).
+    monkeypatch.setenv("IKR_ALLOW_CLOCK_OVERRIDE", "1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

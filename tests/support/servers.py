@@ -529,7 +529,8 @@ class WebhookSink(_Stoppable):
 
 # -- the environment of the `ikr` CLI ---------------------------------------------------------------
 
-_KEPT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV")
+# PYTHONPATH: a worktree run with its code first on the path must test that code, not the editable install.
+_KEPT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 
 
 def env_for(moto_url: str, smtp_port: int | None = None, **extra: str | int | None) -> dict[str, str]:
