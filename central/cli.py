@@ -91,6 +91,14 @@ def parser() -> argparse.ArgumentParser:
         help="accounts worked at once (1-256; default: IKR_CONCURRENCY or 16); the output is the same for any N",
     )
 
+    lease = commands.add_parser(
+        "end-lease",
+        help="end the lease of a rotation whose run you know is dead: the next run resumes or undoes it",
+    )
+    lease.add_argument("--account", type=_account_id, required=True, help="the user's account")
+    lease.add_argument("--user", required=True, help="the IAM user whose rotation is in progress")
+    lease.add_argument("--run", help="only if held by this run id (as `ikr rotate` printed it)")
+
     pump = commands.add_parser("stream-pump", help="feed the expiry table's stream to the destructor, as Lambda would")
     pump.add_argument(
         "--checkpoint",
@@ -198,6 +206,22 @@ def _rotate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _end_lease(args: argparse.Namespace) -> int:
+    from central.leases import end_lease  # noqa: PLC0415 - only this command needs it
+
+    settings: AccessSettings = load_settings(AccessSettings)
+    aws.configure(settings)
+    table = ExpiryTable(aws.dynamodb(aws.default_session()), settings.IAM_KEY_ROTATOR_TABLE)
+    table.check()
+    for item in end_lease(table, args.account, args.user, args.run):
+        print(
+            f"ended the lease of run {item.run_id or '?'} on the rotation of {item.user_name} in account "
+            f"{item.account_id} (state {item.state.value}, old key {item.old_key_id}); the next `ikr rotate` "
+            "resumes or undoes it"
+        )
+    return OK
+
+
 def _stream_pump(args: argparse.Namespace) -> int:
     from central.stream_pump import Checkpoint, pump  # noqa: PLC0415 - only this command needs it
     from handlers import destructor  # noqa: PLC0415 - the pump stands in for Lambda invoking the handler
@@ -271,6 +295,7 @@ def _tag_users(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "bootstrap": _bootstrap,
     "rotate": _rotate,
+    "end-lease": _end_lease,
     "stream-pump": _stream_pump,
     "decrypt": _decrypt,
     "tag-users": _tag_users,
