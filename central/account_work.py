@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from central.account_queue import AccountMessage, AccountQueue
+from central.model import json_kind
 from central.report.notices import USER_METRICS
 from central.results import AccountResult, AccountStatus
 from central.run import run_account
@@ -62,7 +63,7 @@ def screen(records: list[Any], counts: Counter[str]) -> dict[str, int]:
 
 def _malformed(record: Any, kept: dict[str, int]) -> str | None:
     if not isinstance(record, dict):
-        return f"a {type(record).__name__}, not an SQS record"
+        return f"{json_kind(record)}, not an SQS record"
     message_id = record.get("messageId")
     if not isinstance(message_id, str) or not message_id:
         return "no messageId: a failure could not be named for a retry"

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from central.errors import InvalidItemError
 from central.expiry_table import ExpiryItem
+from central.model import json_kind
 
 logger = Logger(service="ikr")
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"  # the userIdentity of a removal by DynamoDB's time-to-live
@@ -50,7 +51,7 @@ def screen(records: list[Any]) -> dict[str, int]:
 
 def _malformed(record: Any, kept: dict[str, int]) -> str | None:
     if not isinstance(record, dict):
-        return f"a {type(record).__name__}, not a stream record"
+        return f"{json_kind(record)}, not a stream record"
     dynamodb = record.get("dynamodb")
     sequence = dynamodb.get("SequenceNumber") if isinstance(dynamodb, dict) else None
     named = isinstance(sequence, str) and sequence != ""
