@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import boto3
 import pytest
 
 from central.clock import fixed_clock
-from central.expiry_table import ExpiryTable
+from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
 from central.results import AccountStatus, Outcome
 from central.run import run_rotation
 from handlers import account_worker, destructor, rotator
@@ -243,24 +244,30 @@ class Queued:
         return len(iam.list_access_keys(UserName="alice")["AccessKeyMetadata"])
 
 
-@pytest.fixture
-def queued(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Queued:
-    from central.stream_pump import LocalLambdaContext
+def _worker_world(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> World:
     from tests.integration.conftest import TABLE
 
     world = build_world(central, QUEUE_SPEC)
     ExpiryTable(central.client("dynamodb"), TABLE).create()
     central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    sqs = central.client("sqs")
-    url = sqs.create_queue(QueueName="ikr-accounts")["QueueUrl"]
     for name, value in {
         "MAIL_FROM": "ikr@example.com",
         "IAM_KEY_ROTATOR_TABLE": TABLE,
         "IKR_NOW": LATER.isoformat(),  # alice's key is 100 days old: due
-        "IKR_ACCOUNT_QUEUE_URL": url,
         "POWERTOOLS_METRICS_NAMESPACE": "ikr-test",
     }.items():
         monkeypatch.setenv(name, value)
+    return world
+
+
+@pytest.fixture
+def queued(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Queued:
+    from central.stream_pump import LocalLambdaContext
+
+    world = _worker_world(central, monkeypatch)
+    sqs = central.client("sqs")
+    url = sqs.create_queue(QueueName="ikr-accounts")["QueueUrl"]
+    monkeypatch.setenv("IKR_ACCOUNT_QUEUE_URL", url)
     assert rotator.handler({"source": "aws.events"}, LocalLambdaContext(function_name="ikr-rotator"))["queued"] == 1
     (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     good: dict[str, Any] = {"messageId": message["MessageId"], "body": message["Body"], "eventSource": "aws:sqs"}
@@ -347,3 +354,47 @@ def test_an_event_that_is_not_an_account_batch_does_nothing(queued: Queued, item
     context = LocalLambdaContext(function_name="ikr-account-worker")
     assert account_worker.handler(item["event"], context) == {"batchItemFailures": []}
     assert queued.alice_keys() == 1
+
+
+# -- items in the expiry table ---------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_an_unusable_item_in_the_table_is_named_and_left_alone_and_the_user_still_rotated(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from central.stream_pump import LocalLambdaContext
+    from tests.integration.conftest import TABLE
+
+    world = _worker_world(central, monkeypatch)
+    prod = world.account_ids["prod"]
+    dynamodb = central.client("dynamodb")
+    items = CORPUS["table_items"]
+    for number, item in enumerate(items):
+        raw = ExpiryItem(
+            account_id=prod,
+            user_name="alice",
+            old_key_id=f"AKIACORPUS{number:010d}",
+            state=State.SCHEDULED,
+            started_at=epoch(LATER - timedelta(days=10)),
+            expires_at=epoch(LATER - timedelta(days=1)),  # due: the sweep would remove a usable one
+        ).to_item()
+        dynamodb.put_item(TableName=TABLE, Item=raw | item["set"])
+
+    result = rotator.handler({"source": "aws.events"}, LocalLambdaContext(function_name="ikr-rotator"))
+
+    reasons = [str(r.__dict__.get("reason")) for r in caplog.records if r.getMessage() == "expiry item ignored"]
+    handled = 0
+    for number, item in enumerate(items):
+        named = [reason for reason in reasons if f"account {prod} item alice#AKIACORPUS{number:010d}" in reason]
+        assert named, f"{item['id']}: no log line names the item"
+        assert all(words in named[0] for words in item["reason"]), (item["id"], named[0])
+        handled += 1
+    left = dynamodb.scan(TableName=TABLE)["Items"]
+    assert sum(raw["item_key"]["S"].startswith("alice#AKIACORPUS") for raw in left) == len(items)  # none swept
+    iam = world.session(prod).client("iam")
+    assert len(iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]) == 2  # alice still rotated
+    (row,) = [account for account in result["accounts"] if account["account_id"] == prod]
+    outcomes = [(user["user"], user["outcome"]) for user in row["users"]]
+    assert (row["status"], outcomes) == ("done", [("alice", "rotated")])
+    assert result["swept"] == 0
+    print(f"table item corpus items: {len(items)}, handled: {handled}")
+    assert handled == len(items)
