@@ -111,7 +111,11 @@ class ExpiryItem(BaseModel):
     def _whole(cls, value: Any) -> Any:
         # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
         # NaN and Infinity (a stream record can carry them) have no int: int() would raise OverflowError.
-        if isinstance(value, bool) or (isinstance(value, Decimal | float) and not math.isfinite(value)):
+        if isinstance(value, Decimal):
+            finite = value.is_finite()  # also for a signalling NaN, which math.isfinite refuses
+        else:
+            finite = not isinstance(value, float) or math.isfinite(value)
+        if isinstance(value, bool) or not finite:
             raise ValueError(f"{value} is not a number of seconds, days or attempts")
         return int(value) if isinstance(value, Decimal) and value == int(value) else value
 
