@@ -119,26 +119,15 @@ class ExpiryItem(BaseModel):
             raise ValueError(f"{value} is not a number of seconds, days or attempts")
         return int(value) if isinstance(value, Decimal) and value == int(value) else value
 
-    @field_validator(
-        "started_at",
-        "expires_at",
-        "attempts",
-        "swept_at",
-        "delete_after_days",
-        "delete_at",
-        "deactivated_at",
-        "reminded_at",
-        "failed_at",
-        "postponed_at",
-        "lease_until",
-        "delivery_uncertain_at",
-    )
+    @field_validator("*")  # every number, also of fields added later
     @classmethod
-    def _in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
         # Every number here reaches datetime arithmetic or a count: one out of range (1E+125, -5) is
         # refused here, as an InvalidItemError naming the field, instead of an OverflowError later.
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
         low, high = _RANGES.get(info.field_name or "", (0, MAX_EPOCH))
-        if value is not None and not low <= value <= high:
+        if not low <= value <= high:
             shown = f"{Decimal(value):.3e}" if abs(value) > 10**15 else str(value)  # 1E+125 has 126 digits
             raise ValueError(f"{shown} is outside {low}..{high}")
         return value

@@ -208,6 +208,7 @@ def test_the_partial_batch_names_only_the_record_worth_retrying(
     assert scene.access_keys() == {scene.old, scene.new}
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.usefixtures("handler_env")
 @pytest.mark.parametrize("item", CORPUS["events"], ids=[item["id"] for item in CORPUS["events"]])
 def test_an_event_that_is_not_a_stream_batch_does_nothing(scene: Scene, item: dict[str, Any]):
@@ -301,6 +302,7 @@ def _work(records: list[Any]) -> dict[str, Any]:
     return response
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_every_malformed_sqs_record_is_logged_and_dropped_and_the_good_account_is_rotated(
     queued: Queued, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ):
@@ -320,6 +322,7 @@ def test_every_malformed_sqs_record_is_logged_and_dropped_and_the_good_account_i
     assert handled == len(items)
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_the_sqs_partial_batch_names_only_the_message_worth_retrying(
     queued: Queued, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
@@ -347,6 +350,7 @@ def test_the_sqs_partial_batch_names_only_the_message_worth_retrying(
     assert queued.alice_keys() == 1
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.parametrize("item", CORPUS["events"], ids=[item["id"] for item in CORPUS["events"]])
 def test_an_event_that_is_not_an_account_batch_does_nothing(queued: Queued, item: dict[str, Any]):
     from central.stream_pump import LocalLambdaContext
