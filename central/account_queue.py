@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from central import bounds
 from central.errors import aws_reason
 from central.expiry_table import ExpiryItem, State
 from central.model import Account
@@ -42,8 +44,8 @@ class SweptKey(_Message):
 
     user_name: str = Field(min_length=1)
     old_key_id: str = Field(min_length=1)
-    started_at: int
-    expires_at: int | None = None
+    started_at: int = Field(ge=0, le=bounds.MAX_EPOCH)
+    expires_at: int | None = Field(None, ge=0, le=bounds.MAX_EPOCH)
     new_key_id: str | None = None
 
 
@@ -57,6 +59,11 @@ class AccountMessage(_Message):
     delete_after: Days
     swept: tuple[SweptKey, ...] = ()
     part: int = Field(1, ge=1)
+
+    @field_validator("now")
+    @classmethod
+    def _sane_now(cls, value: datetime) -> datetime:
+        return bounds.check_now(value)  # the worker adds up to a century to it
 
     @classmethod
     def for_work(cls, work: AccountWork) -> AccountMessage:

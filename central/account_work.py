@@ -3,8 +3,11 @@
 A message is one account, or the next part of one. `work_on` raises `RetryLater` only when the
 account failed in a way a later delivery may not meet (throttled past every retry, AWS unreachable,
 or its rest could not be queued); everything else is final for this run, as in a run in process. A
-message that is not an account message is logged with its message id and counted
-(`MessagesRejected`), never retried: a retry cannot mend it. When the invocation's remaining time
+record that is not an account message (not a map, no `messageId` or `body`, a body that is not one,
+absurd numbers such as a `now` in the year 9999 or 10^20 days) is logged with its position in the
+batch, its message id and the reason, and counted (`MessagesRejected`), never retried: a retry
+cannot mend it. `screen` leaves out, before Powertools sees the batch, the records it could not
+carry (it needs a map with a `messageId` to name a failure). When the invocation's remaining time
 runs low no new user is started; the rest of the account goes back to the queue as its next part.
 Work done twice is safe: the journal resumes an interrupted user, rotated users show pending,
 not-due ones are skipped again.
@@ -15,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from central.account_queue import AccountMessage, AccountQueue
+from central.model import json_kind
 from central.report.notices import USER_METRICS
 from central.results import AccountResult, AccountStatus
 from central.run import run_account
@@ -41,6 +46,42 @@ class RetryLater(Exception):
     """The account failed for a reason a later delivery may not meet: SQS hands the message again."""
 
 
+def screen(records: list[Any], counts: Counter[str]) -> dict[str, int]:
+    """The records Powertools can carry, as their position in the batch by message id.
+
+    Each other one is logged with its position and the reason, counted, and dropped.
+    """
+    kept: dict[str, int] = {}
+    for position, record in enumerate(records):
+        reason = _malformed(record, kept)
+        if reason is None:
+            kept[record["messageId"]] = position
+        else:
+            message_id = record.get("messageId") if isinstance(record, dict) else None
+            _reject(message_id, position, reason, counts)
+    return kept
+
+
+def _malformed(record: Any, kept: dict[str, int]) -> str | None:
+    if not isinstance(record, dict):
+        return f"{json_kind(record)}, not an SQS record"
+    message_id = record.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        return "no messageId: a failure could not be named for a retry"
+    if message_id in kept:
+        return f"messageId {message_id} repeats that of record {kept[message_id]} of the batch"
+    if not isinstance(record.get("body"), str):
+        return "no body"
+    return None
+
+
+def _reject(message_id: object, position: int | None, reason: str, counts: Counter[str]) -> None:
+    logger.error(
+        "not an account message; dropped", extra={"message_id": message_id, "position": position, "reason": reason}
+    )
+    counts["MessagesRejected"] += 1
+
+
 def work_on(
     body: str,
     message_id: str,
@@ -48,6 +89,7 @@ def work_on(
     queue: AccountQueue | None,
     keep_going: Callable[[], bool],
     counts: Counter[str],
+    position: int | None = None,
 ) -> None:
     """One message: one account, or the next part of one. Raises RetryLater to have SQS deliver it again."""
     try:
@@ -57,8 +99,7 @@ def work_on(
             f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
             for error in exc.errors(include_url=False, include_input=False)
         )
-        logger.error("not an account message; dropped", message_id=message_id, reason=problems)
-        counts["MessagesRejected"] += 1
+        _reject(message_id, position, problems, counts)
         return
     account_id = message.account.id
     if message.part > MAX_PARTS:

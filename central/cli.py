@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import create_model
 
-from central import __version__, aws, crypto
+from central import __version__, aws, bounds, crypto
 from central import tag_users as tagging
 from central.deploy import command as deploying
 from central.errors import IkrError, SettingsError, UsageError, aws_reason
@@ -43,7 +43,10 @@ def _instant(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant, e.g. 2027-03-01T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:  # ikr adds up to a century to it: keep that within datetime's range
+        return bounds.check_now(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _concurrency(text: str) -> int:

@@ -13,6 +13,7 @@ whose time has passed. No secret is ever written here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from central.bounds import MAX_DAYS, MAX_DESTROY_ATTEMPTS, MAX_EPOCH
 from central.errors import IkrError, InvalidItemError, SettingsError
 from central.policy import PendingOld
 
@@ -42,6 +44,10 @@ class State(StrEnum):
     DELIVERED = "delivered"  # the mail went out: the new key stays; `delete_at` is what it promised
     SCHEDULED = "scheduled"  # the old key waits for expires_at (to be deactivated or deleted)
     FAILED = "failed"  # destruction gave up after IKR_MAX_DESTROY_ATTEMPTS; kept for people, no TTL
+
+
+# Allowed values of the item's numbers; every other number is an epoch second in 0..MAX_EPOCH.
+_RANGES = {"attempts": (0, MAX_DESTROY_ATTEMPTS), "delete_after_days": (1, MAX_DAYS)}
 
 
 def epoch(moment: datetime) -> int:
@@ -104,7 +110,27 @@ class ExpiryItem(BaseModel):
     @classmethod
     def _whole(cls, value: Any) -> Any:
         # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
+        # NaN and Infinity (a stream record can carry them) have no int: int() would raise OverflowError.
+        if isinstance(value, Decimal):
+            finite = value.is_finite()  # also for a signalling NaN, which math.isfinite refuses
+        else:
+            finite = not isinstance(value, float) or math.isfinite(value)
+        if isinstance(value, bool) or not finite:
+            raise ValueError(f"{value} is not a number of seconds, days or attempts")
         return int(value) if isinstance(value, Decimal) and value == int(value) else value
+
+    @field_validator("*")  # every number, also of fields added later
+    @classmethod
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        # Every number here reaches datetime arithmetic or a count: one out of range (1E+125, -5) is
+        # refused here, as an InvalidItemError naming the field, instead of an OverflowError later.
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
+        low, high = _RANGES.get(info.field_name or "", (0, MAX_EPOCH))
+        if not low <= value <= high:
+            shown = f"{Decimal(value):.3e}" if abs(value) > 10**15 else str(value)  # 1E+125 has 126 digits
+            raise ValueError(f"{shown} is outside {low}..{high}")
+        return value
 
     @property
     def item_key(self) -> str:

@@ -52,3 +52,9 @@ class Account(Frozen):
     @property
     def ou_path(self) -> str:
         return "/".join(unit.name for unit in self.path)
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value is, in words, for a message about a record that is not a map."""
+    kinds = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}
+    return kinds.get(type(value), type(value).__name__)

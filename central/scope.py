@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
 from central import tags as t
 from central.model import Account, Frozen, Tag
 
@@ -15,7 +17,7 @@ from central.model import Account, Frozen, Tag
 class Days(Frozen):
     """A number of days and where it came from, so `explain` and the report can say why."""
 
-    days: int
+    days: int = Field(ge=1, le=t.MAX_DAYS)  # also bounds an account message's days (datetime arithmetic)
     source: str
 
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from central import bounds
 from central.errors import SettingsError
 
 
@@ -53,8 +54,8 @@ class AccessSettings(BaseSettings):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # an instant without zone is taken as UTC
-        return value
+            value = value.replace(tzinfo=UTC)  # an instant without zone is taken as UTC
+        return value if value is None else bounds.check_now(value)
 
     @field_validator("IKR_ALLOW_CLOCK_OVERRIDE", mode="before")
     @classmethod
@@ -73,12 +74,15 @@ class AccessSettings(BaseSettings):
 class Settings(AccessSettings):
     """Everything the rotator and destructor read."""
 
-    ROTATE_AFTER_DAYS: int = Field(85, gt=0, description="days after which a key is rotated")
-    DELETE_AFTER_DAYS: int = Field(5, gt=0, description="days the old key lives after rotation")
+    # Upper bounds (central/bounds.py) keep every span these make within datetime's range.
+    ROTATE_AFTER_DAYS: int = Field(85, gt=0, le=bounds.MAX_DAYS, description="days after which a key is rotated")
+    DELETE_AFTER_DAYS: int = Field(5, gt=0, le=bounds.MAX_DAYS, description="days the old key lives after rotation")
     ENCRYPT_KEY_PAIR: bool = True
     MAIL_CLIENT: MailClient = MailClient.SES
     MAIL_FROM: EmailStr | None = None
-    RETRY_AFTER_MINS: int = Field(5, gt=0)
+    RETRY_AFTER_MINS: int = Field(
+        5, gt=0, le=bounds.MAX_RETRY_MINS, description="minutes before a failed destruction is tried again"
+    )
     SMTP_SERVER: str | None = None
     SMTP_PORT: int = Field(465, gt=0, lt=65536)
     SMTP_PROTOCOL: SmtpProtocol = SmtpProtocol.SSL
@@ -87,9 +91,14 @@ class Settings(AccessSettings):
     MAILGUN_API_URL: str | None = None
     MAILGUN_API_KEY_NAME: str | None = None
     ADMIN_EMAIL: EmailStr | None = Field(None, description="who is told of failures and gets the report summary")
-    IKR_MAX_DESTROY_ATTEMPTS: int = Field(10, ge=1, description="destruction attempts before an item is `failed`")
+    IKR_MAX_DESTROY_ATTEMPTS: int = Field(
+        10, ge=1, le=bounds.MAX_DESTROY_ATTEMPTS, description="destruction attempts before an item is `failed`"
+    )
     DEACTIVATE_BEFORE_DELETE_DAYS: int = Field(
-        0, ge=0, le=365, description="days an old key stays Inactive before it is deleted (0: delete at once)"
+        0,
+        ge=0,
+        le=bounds.MAX_WINDOW_DAYS,
+        description="days an old key stays Inactive before it is deleted (0: delete at once)",
     )
     IKR_LEASE_MINUTES: int = Field(
         20,
@@ -107,7 +116,10 @@ class Settings(AccessSettings):
         description="IKR:DELIVERY targets must lie under it: secret names start with it, parameter names with /it",
     )
     VERIFY_USE_GRACE_DAYS: int = Field(
-        14, ge=0, le=365, description="days past the deletion time an unused new key holds the old key back"
+        14,
+        ge=0,
+        le=bounds.MAX_WINDOW_DAYS,
+        description="days past the deletion time an unused new key holds the old key back",
     )
     # The webhook URL holds its token: a secret. Better kept in SSM and named here.
     NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")

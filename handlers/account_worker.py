@@ -5,8 +5,10 @@ the queue's maxReceiveCount to the dead-letter queue) only when its account fail
 attempt may not meet: throttled past every retry, AWS unreachable, or its rest could not be queued.
 Everything else is final for this run, as in a run in process: a refused role or a failed delivery
 is the account's or user's row, log line and metric, and the next scheduled run tries again. A
-message that is not an account message is logged with its message id and counted
-(`MessagesRejected`), never retried: a retry cannot mend it.
+record that is not an account message (not a map, no messageId or body, a body that is not one or
+carries absurd numbers) is logged with its position in the batch, its message id and the reason,
+and counted (`MessagesRejected`), never retried: a retry cannot mend it. Records Powertools could
+not carry are left out of the batch before it sees them.
 
 When the invocation's remaining time runs low the worker starts no new user; the rest of the
 account goes back to the queue as the account's next part, a new message. Work done twice is safe:
@@ -26,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from central import aws
 from central.account_queue import AccountQueue
-from central.account_work import STOP_WITH_MS_LEFT, work_on
+from central.account_work import STOP_WITH_MS_LEFT, screen, work_on
 from central.services import build_services
 from central.settings import Settings, load_settings
 
@@ -52,11 +54,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT
 
     def record_handler(record: SQSRecord) -> None:
-        work_on(record.body, record.message_id, services, queue, keep_going, counts)
+        work_on(record.body, record.message_id, services, queue, keep_going, counts, positions[record.message_id])
 
     try:
+        positions = screen(event["Records"], counts)  # by message id; the malformed ones are logged and left out
+        if not positions:
+            return {"batchItemFailures": []}  # Powertools refuses an empty batch
         response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event={**event, "Records": [event["Records"][position] for position in positions.values()]},
+            record_handler=record_handler,
+            processor=processor,
+            context=context,
         )
     finally:
         for name, value in sorted(counts.items()):

@@ -1,4 +1,9 @@
-"""Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys."""
+"""Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys.
+
+Malformed records are logged with their position and dropped before Powertools sees the batch
+(central/stream_records.py); the partial batch response names only records whose destruction
+failed in a way a retry may mend.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central.destruction import OUTCOME_METRICS, DestroyContext, destroy
 from central.services import build_services
 from central.settings import load_settings
-from central.stream_records import removed_by_ttl, removed_item
+from central.stream_records import removed_by_ttl, removed_item, screen
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")
@@ -21,8 +26,8 @@ metrics = Metrics(namespace="ikr", service="destructor")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
-    item = removed_item(record)
+def record_handler(record: DynamoDBRecord, ctx: DestroyContext, position: int | None = None) -> None:
+    item = removed_item(record, position)
     if item is None:
         return  # nothing to act on, or malformed (logged): retrying cannot mend it
     result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record))
@@ -39,8 +44,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         logger.error("not a DynamoDB Streams event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
+    positions = screen(event["Records"])  # by sequence number; the malformed ones are logged and left out
+    if not positions:
+        return {"batchItemFailures": []}  # Powertools refuses an empty batch
+    records = [event["Records"][position] for position in positions.values()]
     ctx = DestroyContext.from_services(build_services(load_settings(), purpose="destroy"))
     response = process_partial_response(
-        event=event, record_handler=lambda record: record_handler(record, ctx), processor=processor, context=context
+        event={**event, "Records": records},
+        record_handler=lambda record: record_handler(record, ctx, positions[record.dynamodb.sequence_number]),
+        processor=processor,
+        context=context,
     )
     return dict(response)

@@ -182,3 +182,17 @@ def test_stackset_settings_agree_between_template_and_api_call() -> None:
 
 def test_member_template_fits_a_template_body() -> None:
     assert template.MEMBER_TEMPLATE.stat().st_size < 51_200  # CreateStackSet's TemplateBody limit
+
+
+def test_every_number_parameter_has_the_bounds_of_its_setting(central: dict[str, Any]) -> None:
+    """A stack cannot be deployed with a value the functions would refuse at start-up (rule 7's bounds)."""
+    parameters = template.parameters(central)
+    for name, field in Settings.model_fields.items():
+        parameter = parameters.get(camel(name))
+        if parameter is None or parameter.get("Type") != "Number":
+            continue
+        kinds = ("ge", "gt", "le", "lt")  # annotated_types' Ge, Gt, Le, Lt: one attribute each
+        limits = {key: getattr(meta, key) for meta in field.metadata for key in kinds if hasattr(meta, key)}
+        low = limits["ge"] if "ge" in limits else limits["gt"] + 1
+        high = limits["le"] if "le" in limits else limits["lt"] - 1
+        assert (parameter.get("MinValue"), parameter.get("MaxValue")) == (low, high), name
