@@ -44,11 +44,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         logger.error("not a DynamoDB Streams event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
+    # Settings first: a misconfigured function fails every invocation loudly, even an empty one.
+    ctx = DestroyContext.from_services(build_services(load_settings(), purpose="destroy"))
     positions = screen(event["Records"])  # by sequence number; the malformed ones are logged and left out
     if not positions:
         return {"batchItemFailures": []}  # Powertools refuses an empty batch
     records = [event["Records"][position] for position in positions.values()]
-    ctx = DestroyContext.from_services(build_services(load_settings(), purpose="destroy"))
     response = process_partial_response(
         event={**event, "Records": records},
         record_handler=lambda record: record_handler(record, ctx, positions[record.dynamodb.sequence_number]),

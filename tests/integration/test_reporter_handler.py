@@ -14,6 +14,16 @@ from central.report.rows import Report
 from central.stream_pump import LocalLambdaContext
 from handlers import reporter
 from tests.integration.conftest import TABLE, default_spec
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics() -> None:
+    """The handler's Metrics live in its module: drop what an earlier test's invocation left behind."""
+    from handlers import reporter
+
+    reporter.metrics.clear_metrics()
+
+
 from tests.integration.fixtures_extra import LATER
 from tests.support.world import build_world
 
