@@ -1,4 +1,7 @@
-"""Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys."""
+"""Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys.
+
+Each record is answered once however often it is delivered: its eventID goes with every write the
+destructor makes for it (see `central.destruction`)."""
 
 from __future__ import annotations
 
@@ -17,15 +20,13 @@ from central.stream_records import removed_by_ttl, removed_item
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")
-# A batch whose every record failed is answered, not raised: each failure was already logged.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord, ctx: DestroyContext) -> None:
     item = removed_item(record)
     if item is None:
         return  # nothing to act on, or malformed (logged): retrying cannot mend it
-    result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record))
+    result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record), event_id=record.event_id)
     metric = OUTCOME_METRICS.get(result.outcome)
     if metric:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
@@ -40,6 +41,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("not a DynamoDB Streams event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
     ctx = DestroyContext.from_services(build_services(load_settings(), purpose="destroy"))
+    # One per invocation: a processor keeps its batch's state, and invocations may overlap in one
+    # process (tests running two at once). A batch whose every record failed is answered, not
+    # raised: each failure was already logged.
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=event, record_handler=lambda record: record_handler(record, ctx), processor=processor, context=context
     )
