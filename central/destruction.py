@@ -371,6 +371,8 @@ def _finish(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem) -> Destro
     """Carry out what `answer` (already in the table) decided; tell people if this handling gets the claim."""
     assert answer.handling is not None
     event, decided = answer.handling.event, answer.handling.outcome
+    if answer.handling.noticed_at is not None:  # claimed after the key change: all done
+        return DestroyResult(Destroyed.HANDLED, f"{item.where}: {decided} by another delivery of this record")
     try:
         result = _carry_out(ctx, item, answer)
     except _FAILURES as exc:

@@ -5,9 +5,10 @@ account's items and a prefix reads one user's. An item walks through states:
 
     started ──► key-created ──► delivered ──► scheduled ──(removed at expires_at)──► destructor
        (write-ahead journal: a rerun resumes or rolls back)    (TTL attribute set only here)
+                                     destructor ──► scheduled again (put back) | retired (tombstone)
 
-Only `scheduled` items carry `expires_at`, the TTL attribute, so TTL can never remove a journal
-entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
+Only `scheduled` items (and tombstones) carry `expires_at`, the TTL attribute, so TTL can never
+remove a journal entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
 whose time has passed. No secret is ever written here.
 
 The destructor answers each REMOVE record with one conditional write that names the record (its

@@ -3,6 +3,8 @@
 A record that cannot be one (an unknown event name, an image that is not a map, no old image, an
 item without what ikr needs) is logged with its event id and dropped: Lambda retrying it could not
 mend it. INSERT and MODIFY records are the journal's own writes and the destructor's put-backs.
+A record is known again by its eventID (Lambda redelivers it unchanged); the destructor writes that
+id with its answer, so a second delivery finishes at most what the first left undone.
 """
 
 from __future__ import annotations

@@ -343,3 +343,19 @@ def test_handler_reports_a_record_whose_put_back_fails(scene: Scene, monkeypatch
     assert failed == [failing["dynamodb"]["SequenceNumber"], early["dynamodb"]["SequenceNumber"]]
     assert scene.access_keys() == {scene.old, scene.new}
     assert scene.table_items() == []
+
+
+@pytest.mark.usefixtures("handler_env")
+def test_handler_knows_a_redelivered_record_without_an_event_id_by_its_old_image(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+):
+    anonymous = record("REMOVE", scene.item)
+    del anonymous["eventID"]
+    assert invoke(anonymous) == []
+    faults = Faults(monkeypatch)
+
+    assert invoke(anonymous) == []
+
+    assert faults.operations() == ["GetItem"]  # found its answer to this very record, all done
+    assert scene.access_keys() == {scene.new}
+    assert scene.table_items() == []
