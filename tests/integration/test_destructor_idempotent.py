@@ -551,3 +551,40 @@ def test_an_unrecorded_key_already_gone_is_done_quietly(
     assert world.table_items() == []
     assert webhook.events() == []
     assert mails() == {}
+
+
+# -- tombstones are no one else's business -----------------------------------------------------------------
+def test_a_tombstone_neither_blocks_nor_changes_the_next_rotation_or_the_report(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    from central.clock import fixed_clock
+    from central.report.collect import collect_report
+    from central.results import Outcome
+    from central.run import run_rotation
+    from tests.integration.fixtures_extra import LATER, clean_harness, key_ids, user_rows
+
+    harness = clean_harness(central)
+    prod = harness.world.account_ids["prod"]
+    (retired,) = key_ids(harness, "prod", "alice")
+    run_rotation(harness.services)  # alice's old key is due for deletion 3 days later
+    stream = central.client("dynamodbstreams")
+    checkpoint = Checkpoint(None)
+    pump(stream, harness.table.stream_arn(), lambda _event, _context: {"batchItemFailures": []}, checkpoint)
+    for name, value in {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ikr-test")
+    later = LATER + timedelta(days=4)
+    harness.table.sweep(later)
+    pump(stream, harness.table.stream_arn(), destructor.handler, checkpoint)
+    tombstones = [raw for raw in harness.table._db.scan(TableName=TABLE)["Items"] if raw["state"]["S"] == "retired"]
+    assert [raw["item_key"]["S"] for raw in tombstones] == [f"alice#{retired}"]
+    harness.services.clock = fixed_clock(later)
+
+    report = collect_report(harness.services)
+    result = run_rotation(harness.services)
+
+    (alice_row,) = [row for row in report.rows if row.user == "alice"]
+    assert alice_row.pending == []
+    (alice,) = user_rows(result, prod, "alice")
+    assert alice.outcome is Outcome.ROTATED  # its new key is past its age now (moto dates keys today)
+    assert [item.old_key_id for item in harness.table.for_account(prod)] == [alice.old_key_id]
