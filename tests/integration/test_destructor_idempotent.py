@@ -321,7 +321,8 @@ def one_step_done(scene: Scene, webhook: WebhookSink, deactivate: bool) -> str |
 
 
 @pytest.mark.parametrize("deactivate", [False, True], ids=["delete-at-once", "deactivate-first"])
-@pytest.mark.parametrize("held_after", ["GetItem", "ListAccessKeys", "PutItem", "key change"])
+# Every other call is a hold point of the slow sweep below.
+@pytest.mark.parametrize("held_after", ["PutItem", "key change"])
 def test_two_invocations_of_the_same_record_at_once_act_and_tell_once(
     central: boto3.Session,
     world: Scene,
