@@ -8,8 +8,8 @@ account's items and a prefix reads one user's. An item walks through states:
                                      destructor ──► scheduled again (put back) | retired (tombstone)
 
 Only `scheduled` items (and tombstones) carry `expires_at`, the TTL attribute, so TTL can never
-remove a journal entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
-whose time has passed. No secret is ever written here.
+remove a journal entry. Removing an item fires a stream REMOVE record; the destructor acts only on
+scheduled items whose time has passed. No secret is ever written here.
 
 The destructor answers each REMOVE record with one conditional write that names the record (its
 `handling`): the item put back (postponed, deactivated, retry, failed, too early), or a short-lived
