@@ -5,17 +5,23 @@ account's items and a prefix reads one user's. An item walks through states:
 
     started ──► key-created ──► delivered ──► scheduled ──(removed at expires_at)──► destructor
        (write-ahead journal: a rerun resumes or rolls back)    (TTL attribute set only here)
+                                     destructor ──► scheduled again (put back) | retired (tombstone)
 
-Only `scheduled` items carry `expires_at`, the TTL attribute, so TTL can never remove a journal
-entry. Removing an item fires a stream REMOVE record; the destructor acts only on scheduled items
-whose time has passed. No secret is ever written here.
+Only `scheduled` items (and tombstones) carry `expires_at`, the TTL attribute, so TTL can never
+remove a journal entry. Removing an item fires a stream REMOVE record; the destructor acts only on
+scheduled items whose time has passed. No secret is ever written here.
+
+The destructor answers each REMOVE record with one conditional write that names the record (its
+`handling`): the item put back (postponed, deactivated, retry, failed, too early), or a short-lived
+`retired` tombstone once the old key is to go. A second delivery of the record finds that write and
+only finishes what is left; readers of the table never see tombstones (`for_account`, `for_user`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -44,6 +50,14 @@ class State(StrEnum):
     DELIVERED = "delivered"  # the mail went out: the new key stays; `delete_at` is what it promised
     SCHEDULED = "scheduled"  # the old key waits for expires_at (to be deactivated or deleted)
     FAILED = "failed"  # destruction gave up after IKR_MAX_DESTROY_ATTEMPTS; kept for people, no TTL
+    RETIRED = "retired"  # tombstone: the destructor retired the key (or kept it for good); TTL removes it
+
+
+# Stream records are kept 24 hours: a tombstone outlives every redelivery of the record it answers.
+TOMBSTONE_LIFE = timedelta(days=2)
+# Where the answer to a record goes when the key stays (an unrecorded key someone re-activated): not
+# at the item's own key, so a later rotation of that key never meets it.
+KEPT_SUFFIX = "#kept"
 
 
 # Allowed values of the item's numbers; every other number is an epoch second in 0..MAX_EPOCH.
@@ -56,6 +70,33 @@ def epoch(moment: datetime) -> int:
 
 def from_epoch(seconds: int | Decimal) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def _whole_number(value: Any) -> Any:
+    # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
+    return int(value) if isinstance(value, Decimal) and value == int(value) else value
+
+
+class Handling(BaseModel):
+    """The destructor's answer to one stream record, written with the item it puts back or the
+    tombstone: which record (`event`), what it decided, and what the notices need. No secret."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event: str  # the stream record's eventID (or a digest of its old image when it has none)
+    outcome: str  # a `central.destruction.Destroyed` value
+    at: int  # when it was decided, on ikr's clock
+    noticed_at: int | None = None  # the notices were claimed (sent at most once per record)
+    retired_unused: bool = False  # retired although the new key was never used (grace time over)
+    # The old key's use after the new key was mailed: the reminder's content.
+    last_used_at: int | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+
+    @field_validator("at", "noticed_at", "last_used_at", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _whole_number(value)
 
 
 class ExpiryItem(BaseModel):
@@ -91,6 +132,8 @@ class ExpiryItem(BaseModel):
     # A key that appeared during an interrupted rotation and that ikr never recorded (maybe made by
     # hand): deactivated, never deleted unless it is still Inactive at expires_at.
     unrecorded: bool = False
+    # The destructor's answer to the stream record that removed this item (put-backs, tombstones).
+    handling: Handling | None = None
 
     @field_validator(
         "started_at",
@@ -141,7 +184,7 @@ class ExpiryItem(BaseModel):
         return f"account {self.account_id} user {self.user_name} key {self.old_key_id}"
 
     def to_item(self) -> dict[str, Any]:
-        plain = {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        plain = self.model_dump(mode="json", exclude_none=True)  # nested too: absent, never NULL
         plain["item_key"] = self.item_key
         return {key: _serializer.serialize(value) for key, value in plain.items()}
 
@@ -250,6 +293,8 @@ class ExpiryTable:
             ConsistentRead=True,
         ):
             for raw in page["Items"]:
+                if _is_tombstone(raw):
+                    continue  # the destructor's own record of a handled REMOVE: no one else's business
                 item = _valid(raw)
                 if item is not None:
                     yield item
@@ -354,25 +399,87 @@ class ExpiryTable:
     def put(self, item: ExpiryItem) -> None:
         self._db.put_item(TableName=self.name, Item=item.to_item())
 
+    # -- the destructor's answers to stream records ---------------------------------------------
+    def handled(self, item: ExpiryItem, suffix: str = "") -> ExpiryItem | None:
+        """What is at the item's key now (a tombstone included), read consistently."""
+        raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
+        return _valid(raw) if raw else None
+
+    def settle(self, item: ExpiryItem, suffix: str = "") -> bool:
+        """Write the answer to a record only where nothing is; False when another write got there first."""
+        record = item.to_item()
+        record["item_key"] = {"S": item.item_key + suffix}
+        try:
+            self._db.put_item(TableName=self.name, Item=record, ConditionExpression="attribute_not_exists(item_key)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def resettle(self, item: ExpiryItem, event: str) -> bool:
+        """Replace this record's answer (a retry after a failed key change); False if it is not there."""
+        try:
+            self._db.put_item(TableName=self.name, Item=item.to_item(), **_answering(event))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def unsettle(self, item: ExpiryItem, event: str, suffix: str = "") -> None:
+        """Take back this record's answer (the key stays after all); someone else's write is left."""
+        try:
+            self._db.delete_item(TableName=self.name, Key=self._key(item, suffix), **_answering(event))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def claim_notices(self, item: ExpiryItem, event: str, now: datetime, suffix: str = "") -> bool:
+        """The one handling of a record that tells people: True for the first caller only."""
+        answering = _answering(event)
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=self._key(item, suffix),
+                UpdateExpression="SET #h.#n = :now",
+                ConditionExpression=f"{answering['ConditionExpression']} AND attribute_not_exists(#h.#n)",
+                ExpressionAttributeNames={**answering["ExpressionAttributeNames"], "#n": "noticed_at"},
+                ExpressionAttributeValues={**answering["ExpressionAttributeValues"], ":now": {"N": str(epoch(now))}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # -- expiry ---------------------------------------------------------------------------------
     def sweep(self, now: datetime) -> list[ExpiryItem]:
         """Remove scheduled items whose time has passed, as TTL would (TTL may lag by days).
 
         The removal time is written first, so a destructor with another clock still sees the item
-        as expired when the sweep ran.
+        as expired when the sweep ran. Tombstones past their time go too (not returned: nothing
+        is left to do for them; the destructor ignores their removal).
         """
         removed: list[ExpiryItem] = []
         cutoff = epoch(now)
         paginator = self._db.get_paginator("scan")
         pages = paginator.paginate(
             TableName=self.name,
-            FilterExpression="#s = :scheduled AND #e <= :now",
+            FilterExpression="(#s = :scheduled OR #s = :retired) AND #e <= :now",
             ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
+            ExpressionAttributeValues={
+                ":scheduled": {"S": State.SCHEDULED.value},
+                ":retired": {"S": State.RETIRED.value},
+                ":now": {"N": str(cutoff)},
+            },
             ConsistentRead=True,
         )
         for page in pages:
             for raw in page["Items"]:
+                if _is_tombstone(raw):
+                    self._drop_tombstone(raw, cutoff)
+                    continue
                 item = _valid(raw)
                 if item is not None and self._remove_swept(item, cutoff):
                     removed.append(item)
@@ -400,8 +507,34 @@ class ExpiryTable:
             raise
         return True
 
-    def _key(self, item: ExpiryItem) -> dict[str, Any]:
-        return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key}}
+    def _drop_tombstone(self, raw: dict[str, Any], cutoff: int) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self.name,
+                Key={"account_id": raw["account_id"], "item_key": raw["item_key"]},
+                ConditionExpression="#s = :retired AND #e <= :now",
+                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":retired": {"S": State.RETIRED.value}, ":now": {"N": str(cutoff)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
+        return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key + suffix}}
+
+
+def _is_tombstone(raw: dict[str, Any]) -> bool:
+    return raw.get("state") == {"S": State.RETIRED.value}
+
+
+def _answering(event: str) -> dict[str, Any]:
+    """The condition that the item at the key is the answer to the stream record `event`."""
+    return {
+        "ConditionExpression": "#h.#ev = :event",
+        "ExpressionAttributeNames": {"#h": "handling", "#ev": "event"},
+        "ExpressionAttributeValues": {":event": {"S": event}},
+    }
 
 
 def _valid(raw: dict[str, Any]) -> ExpiryItem | None:

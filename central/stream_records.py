@@ -11,7 +11,9 @@ and dropped: Lambda retrying it could not mend it. Two checks, two places:
   without an old image, an item without what ikr needs or with an absurd number (`expires_at`
   1E+125, negative, NaN) is not acted on.
 
-INSERT and MODIFY records are the journal's own writes and the destructor's put-backs.
+INSERT and MODIFY records are the journal's own writes and the destructor's put-backs. A record is
+known again by its eventID (Lambda redelivers it unchanged); the destructor writes that id with its
+answer, so a second delivery finishes at most what the first left undone.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Malformed records are logged with their position and dropped before Powertools sees the batch
 (central/stream_records.py); the partial batch response names only records whose destruction
-failed in a way a retry may mend.
+failed in a way a retry may mend. Each record is answered once however often it is delivered: its
+eventID goes with every write the destructor makes for it (see `central.destruction`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ from central.stream_records import removed_by_ttl, removed_item, screen
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")
-# A batch whose every record failed is answered, not raised: each failure was already logged.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: DynamoDBRecord, ctx: DestroyContext, position: int | None = None) -> None:
     item = removed_item(record, position)
     if item is None:
         return  # nothing to act on, or malformed (logged): retrying cannot mend it
-    result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record))
+    result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record), event_id=record.event_id)
     metric = OUTCOME_METRICS.get(result.outcome)
     if metric:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
@@ -50,6 +49,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not positions:
         return {"batchItemFailures": []}  # Powertools refuses an empty batch
     records = [event["Records"][position] for position in positions.values()]
+    # One per invocation: a processor keeps its batch's state, and invocations may overlap in one
+    # process (tests running two at once). A batch whose every record failed is answered, not
+    # raised: each failure was already logged.
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event={**event, "Records": records},
         record_handler=lambda record: record_handler(record, ctx, positions[record.dynamodb.sequence_number]),

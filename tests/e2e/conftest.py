@@ -128,10 +128,12 @@ class E2E:
         }
 
     def items(self) -> list[dict[str, Any]]:
-        """Every expiry table item, plain."""
+        """Every expiry table item, plain; not the destructor's tombstones (its record of a handled
+        REMOVE, removed by TTL or the sweep two days later), which no reader of the table sees."""
         raw = self.client("central", "dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
         deserializer = TypeDeserializer()
-        return [{key: deserializer.deserialize(value) for key, value in item.items()} for item in raw]
+        plain = [{key: deserializer.deserialize(value) for key, value in item.items()} for item in raw]
+        return [item for item in plain if item.get("state") != "retired"]
 
     def user_tags(self, account: str, user: str) -> dict[str, str]:
         tags = self.client(account, "iam").list_user_tags(UserName=user)["Tags"]

@@ -51,6 +51,11 @@ class Scene:
     def table_items(self) -> list[ExpiryItem]:
         return self.table.for_account(self.account_id)
 
+    def removed(self, item: ExpiryItem) -> ExpiryItem:
+        """Remove the item as TTL or the sweep would, and give it as its REMOVE record carries it."""
+        self.table.remove(item)
+        return item
+
     def parameter_exists(self) -> bool:
         names = [p["Name"] for p in self.ssm.describe_parameters()["Parameters"]]
         return parameter_name("dave") in names

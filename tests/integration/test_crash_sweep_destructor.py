@@ -1,6 +1,6 @@
 """Crash after every AWS call of the destructor, enumerated from a recorded run, then let Lambda
-retry the batch (at most twice): the old key is retired, the mailed new key is never touched, and
-nothing is left behind (no item, no encryption key). Both lifecycles: delete at once, and
+retry the batch (at most twice): the old key is retired, the mailed new key is never touched,
+nothing is left behind (no item, no encryption key) and no mail goes out twice. Both lifecycles: delete at once, and
 deactivate first then delete days later; both with the last-use reminder on the path."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.core.base_backend import BackendDict
+from moto.ses.models import ses_backends
 
 from central.expiry_table import ExpiryItem, epoch
 from central.stream_pump import LocalLambdaContext
@@ -26,6 +27,7 @@ from tests.integration.fixtures_extra import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 DAYS = 2
+CENTRAL = "123456789012"  # moto's default account: the central account's SES
 
 
 def _world(monkeypatch: pytest.MonkeyPatch, deactivate_days: int) -> Scene:
@@ -108,6 +110,10 @@ def _problem(scene: Scene) -> str | None:
         return f"table holds {scene.table_items()}"
     if scene.parameter_exists():
         return "the user's encryption key is still in SSM"
+    subjects = Counter(message.subject for message in ses_backends[CENTRAL]["us-east-1"].sent_messages)
+    twice = [subject for subject, count in subjects.items() if count > 1]
+    if twice:
+        return f"mailed more than once: {twice}"
     return None
 
 

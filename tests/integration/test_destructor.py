@@ -109,7 +109,10 @@ def test_an_item_removed_before_its_time_is_put_back_and_the_key_kept(scene: Sce
     assert result.outcome is Destroyed.TOO_EARLY
     assert scene.access_keys() == {scene.old, scene.new}
     assert scene.parameter_exists()
-    assert scene.table_items() == [early]
+    (back,) = scene.table_items()
+    assert back.handling is not None  # the answer to this record: a second delivery finds it
+    assert back.handling.outcome == Destroyed.TOO_EARLY.value
+    assert back.model_copy(update={"handling": None}) == early
 
 
 def test_ttl_removal_is_trusted_even_when_the_destructor_clock_is_earlier(scene: Scene):
@@ -327,11 +330,32 @@ def test_handler_reports_a_record_whose_put_back_fails(scene: Scene, monkeypatch
     failing, early, fine = record("REMOVE", scene.item), record("REMOVE", too_early), record("REMOVE", done)
     faults = Faults(monkeypatch)
     faults.refuse("DeleteAccessKey", code="AccessDenied")
-    faults.refuse("PutItem", code="AccessDenied", message="not authorized to perform dynamodb:PutItem")
+    faults.refuse(
+        "PutItem",
+        code="AccessDenied",
+        message="not authorized to perform dynamodb:PutItem",
+        when=lambda params: params["Item"]["user_name"] == {"S": "dave"},  # the ghost's tombstone is written
+    )
 
     failed = invoke(failing, fine, early)
     faults.clear()
 
     assert failed == [failing["dynamodb"]["SequenceNumber"], early["dynamodb"]["SequenceNumber"]]
     assert scene.access_keys() == {scene.old, scene.new}
+    assert scene.table_items() == []
+
+
+@pytest.mark.usefixtures("handler_env")
+def test_handler_knows_a_redelivered_record_without_an_event_id_by_its_old_image(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+):
+    anonymous = record("REMOVE", scene.item)
+    del anonymous["eventID"]
+    assert invoke(anonymous) == []
+    faults = Faults(monkeypatch)
+
+    assert invoke(anonymous) == []
+
+    assert faults.operations() == ["GetItem"]  # found its answer to this very record, all done
+    assert scene.access_keys() == {scene.new}
     assert scene.table_items() == []

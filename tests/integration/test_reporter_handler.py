@@ -14,6 +14,8 @@ from central.report.rows import Report
 from central.stream_pump import LocalLambdaContext
 from handlers import reporter
 from tests.integration.conftest import TABLE, default_spec
+from tests.integration.fixtures_extra import LATER
+from tests.support.world import build_world
 
 
 @pytest.fixture(autouse=True)
@@ -23,9 +25,6 @@ def _fresh_metrics() -> None:
 
     reporter.metrics.clear_metrics()
 
-
-from tests.integration.fixtures_extra import LATER
-from tests.support.world import build_world
 
 BUCKET = "ikr-reports-test"
 EVENT = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
