@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench venv clean chromium
+.PHONY: demo test lint templates unit quick bench sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ quick: $(STAMP)  # everything but the long crash sweeps; `make test` (and CI) ru
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache .demo dist
+
+# Every pause and crash point of the overlap sweeps (the suite samples every third); prints the figures.
+sweeps: $(STAMP)
+	IKR_FULL_SWEEP=1 $(BIN)/python -m pytest -q -s -p no:randomly tests/integration/test_overlap_sweep.py \
+	  tests/integration/test_destructor_idempotent.py | grep -E "tried|passed|failed"
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.scale

@@ -73,7 +73,6 @@ def test_mailgun_gets_each_mail_with_the_api_key(e2e: E2E, mailgun: MailgunStand
 @pytest.mark.parametrize(
     ("status", "stored_key", "why"),
     [
-        pytest.param(500, API_KEY, "HTTP 500", id="mailgun-down"),
         pytest.param(200, "key-revoked", "HTTP 401", id="wrong-api-key"),
         pytest.param(200, None, f"cannot read the Mailgun API key from SSM parameter {API_KEY_PARAMETER}", id="no-key"),
     ],
@@ -90,6 +89,31 @@ def test_mailgun_refusal_keeps_the_old_key(
     assert_nothing_rotated(e2e, run, before, why)
     assert mailgun.messages == []
     assert mailgun.requests == (0 if stored_key is None else 2)
+
+
+def test_a_mailgun_server_error_is_uncertain_so_the_key_is_kept_and_sent_again(
+    e2e: E2E, mailgun: MailgunStandIn
+) -> None:
+    """A 500 after the request was sent: Mailgun may have taken the mail, so the new key is never
+    removed as undelivered; the next run sends the same key, never a new one."""
+    e2e.create_table()
+    mailgun.status = 500
+    before = e2e.all_keys()
+
+    uncertain = e2e.ikr("rotate", "--now", DAY_100, **via_mailgun(e2e, mailgun, API_KEY))
+
+    assert uncertain.code == 1
+    assert "delivery uncertain" in uncertain.stdout
+    kept = e2e.all_keys()
+    for account, user in DUE:
+        assert kept[account, user][0] == before[account, user][0]
+        assert len(kept[account, user]) == 2  # the key Mailgun may have delivered stays
+
+    mailgun.status = 200
+    rerun = e2e.ikr("rotate", "--now", DAY_100, **via_mailgun(e2e, mailgun, API_KEY))
+
+    assert "resumed an interrupted rotation" in rerun.stdout
+    assert e2e.all_keys() == kept  # the same new keys: no third key, none replaced
 
 
 def test_a_refusing_smtp_relay_keeps_the_old_key_and_a_rerun_rotates(e2e: E2E) -> None:
