@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,19 +32,6 @@ SPEC = OrgSpec(
         )
     ],
 )
-
-
-@pytest.fixture(autouse=True)
-def _cli_logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """`main()` routes the ikr logger to stderr at its own level: undo that for the other tests."""
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    log = logging.getLogger("ikr")
-    level = log.level
-    streams = [(h, h.stream) for h in log.handlers if isinstance(h, logging.StreamHandler)]
-    yield
-    log.setLevel(level)
-    for handler, stream in streams:
-        handler.stream = stream  # not setStream: it flushes capsys's stream, closed by now
 
 
 @dataclass

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -14,19 +12,6 @@ from central.cli import main
 from tests.integration.faults import Faults
 
 MEMBER = "210987654321"
-
-
-@pytest.fixture(autouse=True)
-def _cli_logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """`main()` routes the ikr logger to stderr at its own level: undo that for the other tests."""
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    log = logging.getLogger("ikr")
-    level = log.level
-    streams = [(h, h.stream) for h in log.handlers if isinstance(h, logging.StreamHandler)]
-    yield
-    log.setLevel(level)
-    for handler, stream in streams:
-        handler.setStream(stream)
 
 
 def _tag_file(tmp_path: Path) -> Path:

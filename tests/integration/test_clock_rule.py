@@ -8,8 +8,6 @@ handlers alike. The emulator way out over HTTP is driven in tests/e2e/test_clock
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,19 +31,6 @@ from tests.support.world import World, build_world
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 NOW = LATER.isoformat()  # 100 days on: alice and dave are due, their old keys would go 3 and 5 days later
 WAYS_OUT = ("--dry-run", "AWS_ENDPOINT_URL", "IKR_ALLOW_CLOCK_OVERRIDE=1")
-
-
-@pytest.fixture(autouse=True)
-def _cli_logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """`main()` routes the ikr logger to stderr at its own level: undo that for the other tests."""
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    log = logging.getLogger("ikr")
-    level = log.level
-    streams = [(h, h.stream) for h in log.handlers if isinstance(h, logging.StreamHandler)]
-    yield
-    log.setLevel(level)
-    for handler, stream in streams:
-        handler.stream = stream  # not setStream: it flushes the captured stderr pytest may have closed
 
 
 @pytest.fixture

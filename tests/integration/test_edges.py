@@ -16,7 +16,6 @@ import pytest
 from central.redaction import forget_all
 from tests.integration.cli_world import (
     ADMIN,
-    _cli_logging_restored,  # noqa: F401 - autouse
     ikr,
     keys,
     org,

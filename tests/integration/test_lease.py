@@ -23,7 +23,6 @@ from central.results import Outcome
 from central.run import AccountWork, account_scopes, run_rotation
 from central.stream_pump import LocalLambdaContext
 from handlers import account_worker
-from tests.integration.cli_world import _cli_logging_restored  # noqa: F401 - autouse: main() reroutes logs
 from tests.integration.conftest import TABLE, Harness, RecordingMailer
 from tests.integration.faults import Crash, Faults
 from tests.integration.fixtures_extra import (

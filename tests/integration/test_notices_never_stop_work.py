@@ -16,7 +16,6 @@ from central import notify
 from tests.integration.cli_world import (
     ADMIN,
     CliRun,
-    _cli_logging_restored,  # noqa: F401 - autouse
     ikr,
     keys,
     org,

@@ -19,7 +19,6 @@ import pytest
 
 from central.stream_pump import LocalLambdaContext
 from handlers import account_worker, rotator
-from tests.integration.cli_world import _cli_logging_restored  # noqa: F401 - autouse: main() reroutes logs
 from tests.integration.fixtures_extra import (
     LATER,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)

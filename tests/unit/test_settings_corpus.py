@@ -5,8 +5,6 @@ bad command line (`--now` out of range) is refused by the argument parser with e
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +31,10 @@ BOUNDED = {
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAIL_FROM", "ikr@example.com")
-    # `main()` routes the ikr logger to (this test's) stderr at its own level: undo that afterwards.
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    log = logging.getLogger("ikr")
-    level = log.level
-    streams = [(h, h.stream) for h in log.handlers if isinstance(h, logging.StreamHandler)]
-    yield
-    log.setLevel(level)
-    for handler, stream in streams:
-        handler.stream = stream  # not setStream: it flushes the test's stderr, already closed by capsys
 
 
 @pytest.fixture
