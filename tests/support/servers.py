@@ -216,7 +216,42 @@ QUOTE = "quote"  # answer 554 quoting every line of the message, as some relays 
 STAGES = ("banner", "ehlo", "mail", "rcpt", "data", "end", "quit")
 
 
-class FaultySmtpServer(_Stoppable):
+class _SocketServer(_Stoppable):
+    """A listener on a free local port whose thread hands each connection to `_connection`."""
+
+    def __init__(self, name: str) -> None:
+        self._stopping = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((LOCALHOST, 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self._connection(conn)
+        self._closing()
+
+    def _connection(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _closing(self) -> None:
+        """Called on the server's thread once it stops accepting."""
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+class FaultySmtpServer(_SocketServer):
     """A small, real SMTP server on a socket that fails at one stage on purpose.
 
     `faults` maps a stage (banner, ehlo, mail, rcpt, data: the DATA command, end: the reply after
@@ -232,23 +267,10 @@ class FaultySmtpServer(_Stoppable):
         self.accepted: list[ReceivedMail] = []
         self.received: list[bytes] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((LOCALHOST, 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, name="faulty-smtp", daemon=True)
-        self._thread.start()
+        super().__init__("faulty-smtp")
 
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+    def _connection(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _fault(self, stage: str, rcpts: list[str]) -> str | None:
         if rcpts and all(rcpt in self.spare for rcpt in rcpts):
@@ -330,88 +352,51 @@ class FaultySmtpServer(_Stoppable):
                 self.accepted.append(parse_mail(raw, tuple(rcpts)))
         return answer("end", "250 2.0.0 queued", lines)
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
 
-
-class SilentServer(_Stoppable):
+class SilentServer(_SocketServer):
     """Accepts connections and reads what comes, but never answers: a webhook or API that hangs."""
 
     def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind((LOCALHOST, 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
         self.connections = 0
-        self._thread = threading.Thread(target=self._serve, name="silent-server", daemon=True)
-        self._thread.start()
+        self._held: list[socket.socket] = []
+        super().__init__("silent-server")
 
-    def _serve(self) -> None:
-        held: list[socket.socket] = []
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.connections += 1
-            held.append(conn)  # kept open, never answered
-        for conn in held:
+    def _connection(self, conn: socket.socket) -> None:
+        self.connections += 1
+        self._held.append(conn)  # kept open, never answered
+
+    def _closing(self) -> None:
+        for conn in self._held:
             conn.close()
 
     def url(self, scheme: str = "http", path: str = "/hooks/T0KEN-silent") -> str:
         return f"{scheme}://{LOCALHOST}:{self.port}{path}"
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
 
-
-class HangUpServer(_Stoppable):
+class HangUpServer(_SocketServer):
     """Reads one whole HTTP request, then closes the connection without a word: the request was
     received, its answer is lost."""
 
     def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind((LOCALHOST, 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
         self.requests = 0
-        self._thread = threading.Thread(target=self._serve, name="hang-up-server", daemon=True)
-        self._thread.start()
+        super().__init__("hang-up-server")
 
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn:
-                conn.settimeout(5)
-                stream = conn.makefile("rb")
-                length = 0
-                while (line := stream.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                stream.read(length)
-                self.requests += 1
-                stream.close()
+    def _connection(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            stream = conn.makefile("rb")
+            length = 0
+            while (line := stream.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            stream.read(length)
+            self.requests += 1
+            stream.close()
 
     @property
     def url(self) -> str:
         return f"http://{LOCALHOST}:{self.port}/v3/mg.example.com/messages"
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
 
 
 # -- Mailgun --------------------------------------------------------------------------------------
