@@ -62,6 +62,12 @@ def webhook() -> Iterator[WebhookSink]:
 
 @pytest.fixture
 def world(central: boto3.Session, scene: Scene, webhook: WebhookSink, monkeypatch: pytest.MonkeyPatch) -> Scene:
+    _destructor_env(central, webhook, monkeypatch)
+    return scene
+
+
+def _destructor_env(central: boto3.Session, webhook: WebhookSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender verified and the environment the destructor handler reads."""
     central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
     for name, value in {
         "MAIL_FROM": "ikr@example.com",
@@ -72,7 +78,6 @@ def world(central: boto3.Session, scene: Scene, webhook: WebhookSink, monkeypatc
         "POWERTOOLS_METRICS_NAMESPACE": "ikr-test",
     }.items():
         monkeypatch.setenv(name, value)
-    return scene
 
 
 def invoke(monkeypatch: pytest.MonkeyPatch, records: list[dict[str, Any]], now: datetime) -> list[str]:
@@ -381,16 +386,7 @@ def _fresh_world(central: boto3.Session, webhook: WebhookSink, monkeypatch: pyte
     BackendDict.reset()
     webhook.received.clear()
     scene = build_scene(central)
-    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    for name, value in {
-        "MAIL_FROM": "ikr@example.com",
-        "IAM_KEY_ROTATOR_TABLE": TABLE,
-        "ADMIN_EMAIL": ADMIN,
-        "NOTIFY_WEBHOOK_URL": webhook.url,
-        "IKR_ALLOW_CLOCK_OVERRIDE": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "ikr-test",
-    }.items():
-        monkeypatch.setenv(name, value)
+    _destructor_env(central, webhook, monkeypatch)
     return scene
 
 
