@@ -26,7 +26,9 @@ def mailgun() -> Iterator[MailgunStandIn]:
 def via_mailgun(e2e: E2E, stand_in: MailgunStandIn, stored_key: str | None = API_KEY) -> dict[str, str | None]:
     """The Mailgun settings, with the API key as a SecureString in the central account (or none at all)."""
     if stored_key is not None:
-        e2e.client("central", "ssm").put_parameter(Name=API_KEY_PARAMETER, Value=stored_key, Type="SecureString")
+        e2e.client("central", "ssm").put_parameter(
+            Name=API_KEY_PARAMETER, Value=stored_key, Type="SecureString", Overwrite=True
+        )
     return {
         "MAIL_CLIENT": "mailgun",
         "MAILGUN_API_URL": stand_in.url,
