@@ -11,6 +11,8 @@ import pytest
 from central.cli import main
 from tests.integration.faults import Faults
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 MEMBER = "210987654321"
 
 

@@ -28,7 +28,10 @@ from tests.integration.fixtures_extra import (
 )
 from tests.support.world import World, build_world
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+    pytest.mark.usefixtures("ikr_logging_restored"),
+]
 NOW = LATER.isoformat()  # 100 days on: alice and dave are due, their old keys would go 3 and 5 days later
 WAYS_OUT = ("--dry-run", "AWS_ENDPOINT_URL", "IKR_ALLOW_CLOCK_OVERRIDE=1")
 

@@ -25,6 +25,8 @@ from tests.integration.fixtures_extra import shared_botocore_loader  # noqa: F40
 from tests.support.servers import QUOTE, FaultySmtpServer, SmtpSink, WebhookSink, parse_mail
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 TOKEN = "T0KEN-webhook-edges-5a1f"
 
 

@@ -40,6 +40,8 @@ from tests.integration.fixtures_extra import (
 )
 from tests.support.world import caller_arn
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 
 def _alice(params: dict[str, Any]) -> bool:
     return bool(params.get("UserName") == "alice")

@@ -23,6 +23,8 @@ from tests.integration.cli_world import (
 from tests.integration.fixtures_extra import shared_botocore_loader  # noqa: F401 - autouse: speed
 from tests.support.servers import SilentServer, SmtpSink, WebhookSink
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 TOKEN = "T0KEN-webhook-7c1d9e"
 
 

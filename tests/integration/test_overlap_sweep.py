@@ -25,7 +25,7 @@ from tests.integration.fixtures_extra import (
 )
 from tests.integration.overlap import Gate, Overlap, on_thread, overlap_world, sample
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ikr_logging_restored")]
 FULL = os.environ.get("IKR_FULL_SWEEP") == "1"
 
 

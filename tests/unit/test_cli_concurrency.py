@@ -6,6 +6,8 @@ import pytest
 
 from central.cli import main, parser
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 
 @pytest.mark.parametrize("value", ["0", "257", "many", "-1", "2.5"])
 def test_a_concurrency_that_is_not_1_to_256_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]):

@@ -15,6 +15,8 @@ from central.cli import main
 from central.errors import SettingsError
 from central.settings import Settings, load_settings
 
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
+
 CORPUS: dict[str, Any] = json.loads((Path(__file__).parents[1] / "data" / "bad_input.json").read_text())
 ITEMS: list[dict[str, Any]] = CORPUS["settings"]
 ARGUMENTS: list[dict[str, Any]] = CORPUS["arguments"]

@@ -1,0 +1,24 @@
+"""Fixtures every test folder may use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def ikr_logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`ikr`'s `main()` routes the ikr logger to the current stderr at its own level: put both back
+    afterwards, so a test that runs the CLI cannot change what later tests log or capture. Opt in
+    with `pytestmark = pytest.mark.usefixtures("ikr_logging_restored")`: for a test that first
+    creates the logger it would reset Powertools' level to NOTSET, which silences later tests."""
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    log = logging.getLogger("ikr")
+    level = log.level
+    streams = [(h, h.stream) for h in log.handlers if isinstance(h, logging.StreamHandler)]
+    yield
+    log.setLevel(level)
+    for handler, stream in streams:
+        handler.stream = stream  # not setStream: it flushes the test's captured stderr, closed by now
