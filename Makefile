@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # CloudFormation templates: cfn-lint (in .venv) and checkov, which pins older boto3, networkx and
 # packaging than ikr uses and so gets a venv of its own, made from a pinned requirement.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from central.errors import SettingsError
+from central.domain.errors import SettingsError
 
 Clock = Callable[[], datetime]
 

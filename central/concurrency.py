@@ -1,7 +1,7 @@
 """Work items on a few threads; results in the items' order, progress in completion order.
 
 Accounts are I/O-bound (AWS round trips), so threads overlap their waiting; each thread's work makes
-its own boto3 session and clients (see `central.sessions`). A crash of one item (an exception the
+its own boto3 session and clients (see `central.aws.sessions`). A crash of one item (an exception the
 work does not turn into a result) cancels the items not yet started and is raised in the caller.
 """
 

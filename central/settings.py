@@ -13,8 +13,8 @@ from typing import TypeVar
 from pydantic import EmailStr, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from central import bounds
-from central.errors import SettingsError
+from central.domain import bounds
+from central.domain.errors import SettingsError
 
 
 class MailClient(StrEnum):
@@ -74,7 +74,7 @@ class AccessSettings(BaseSettings):
 class Settings(AccessSettings):
     """Everything the rotator and destructor read."""
 
-    # Upper bounds (central/bounds.py) keep every span these make within datetime's range.
+    # Upper bounds (central/domain/bounds.py) keep every span these make within datetime's range.
     ROTATE_AFTER_DAYS: int = Field(85, gt=0, le=bounds.MAX_DAYS, description="days after which a key is rotated")
     DELETE_AFTER_DAYS: int = Field(5, gt=0, le=bounds.MAX_DAYS, description="days the old key lives after rotation")
     ENCRYPT_KEY_PAIR: bool = True

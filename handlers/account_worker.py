@@ -26,11 +26,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central import aws
-from central.account_queue import AccountQueue
-from central.account_work import STOP_WITH_MS_LEFT, screen, work_on
-from central.services import build_services
+from central.aws import clients as aws
+from central.rotation.account_queue import AccountQueue
+from central.rotation.account_work import STOP_WITH_MS_LEFT, screen, work_on
 from central.settings import Settings, load_settings
+from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="account-worker")

@@ -1,9 +1,9 @@
 """Destructor on the expiry table's stream: REMOVE records of scheduled items delete old keys.
 
 Malformed records are logged with their position and dropped before Powertools sees the batch
-(central/stream_records.py); the partial batch response names only records whose destruction
+(central/aws/expiry_stream.py); the partial batch response names only records whose destruction
 failed in a way a retry may mend. Each record is answered once however often it is delivered: its
-eventID goes with every write the destructor makes for it (see `central.destruction`).
+eventID goes with every write the destructor makes for it (see `central.retirement.destroy`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central.destruction import OUTCOME_METRICS, DestroyContext, destroy
-from central.services import build_services
+from central.aws.expiry_stream import removed_by_ttl, removed_item, screen
+from central.retirement.destroy import OUTCOME_METRICS, DestroyContext, destroy
 from central.settings import load_settings
-from central.stream_records import removed_by_ttl, removed_item, screen
+from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")

@@ -13,14 +13,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central import aws
-from central.errors import SettingsError
+from central.aws import clients as aws
+from central.domain.errors import SettingsError
 from central.report.collect import collect_report
 from central.report.publish import mail_summary, publish, summary_mail
 from central.report.render_html import render_html
 from central.report.render_text import render_json
-from central.services import build_services
 from central.settings import Settings, load_settings
+from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="reporter")

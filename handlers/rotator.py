@@ -9,13 +9,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central import aws
-from central.account_queue import AccountQueue
-from central.fanout import queue_run
-from central.report.notices import notify_failures, run_metrics, tell_the_run
-from central.run import run_rotation
-from central.services import build_services
+from central.aws import clients as aws
+from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
+from central.rotation.account_queue import AccountQueue
+from central.rotation.fanout import queue_run
+from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
+from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from central.errors import IkrError, UsageError
+from central.domain.errors import IkrError, UsageError
 
 CODE_PACKAGES = ("central", "handlers")
 LOCK_NAME = "ikr-requirements.txt"

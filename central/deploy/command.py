@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from central import aws
+from central.aws import clients as aws
 from central.deploy import artifact, template
 from central.deploy.stack import StackDeployer, existing_stack, missing_required, stack_parameters
 from central.deploy.stackset import StackSetDeployer
-from central.errors import UsageError
+from central.domain.errors import UsageError
 
 DEFAULT_ARTIFACT = Path("dist/ikr-lambda.zip")
 # The outputs of the central stack that the member role needs, by StackSet parameter.

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from central.deploy import display
-from central.errors import IkrError
+from central.domain.errors import IkrError
 
 Printer = Callable[[str], None]
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")

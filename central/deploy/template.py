@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from central.errors import UsageError
+from central.domain.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CENTRAL_TEMPLATE = REPO_ROOT / "stacksets" / "central.yaml"

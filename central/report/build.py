@@ -1,6 +1,6 @@
 """Pure: one account's IAM users, credential report and expiry items in, report rows out.
 
-The decisions are `central.policy.decide`'s, on the same inputs a rotation run gives it (the
+The decisions are `central.domain.policy.decide`'s, on the same inputs a rotation run gives it (the
 account's inherited scope, the user's tags and keys, the old keys waiting in the expiry table), so
 the report says what the next run will do. No AWS here: `collect` reads, this module judges.
 """
@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from central.credential_report import CredentialReport, match_keys
-from central.delivery import DEFAULT_PREFIX
-from central.expiry_table import ExpiryItem, State, from_epoch, pending_old_keys
-from central.key_rotation import JOURNAL_STATES
-from central.model import AccessKey, IamUser, KeyStatus
-from central.policy import Action, Decision, decide
+from central.aws.credential_report import CredentialReport, match_keys
+from central.aws.expiry_table import ExpiryItem, State, from_epoch, pending_old_keys
+from central.domain.delivery import DEFAULT_PREFIX
+from central.domain.model import AccessKey, IamUser, KeyStatus
+from central.domain.policy import Action, Decision, decide
+from central.domain.scope import AccountScope, Days
+from central.domain.tags import ENABLED, has_email_tag
 from central.report.rows import (
     AccountRow,
     AccountState,
@@ -29,8 +30,7 @@ from central.report.rows import (
     RowKind,
     Summary,
 )
-from central.scope import AccountScope, Days
-from central.tags import ENABLED, has_email_tag
+from central.rotation.rotate import JOURNAL_STATES
 
 # A daily run rotates a due key within a day; past that something blocks it.
 GRACE = timedelta(days=1)
@@ -50,7 +50,7 @@ class AccountData:
 
 
 def origin(source: str) -> Origin:
-    """The kind of scope a `Days.source` names (the texts of `central.scope` and `central.policy`)."""
+    """The kind of scope a `Days.source` names (the texts of `central.domain.scope` and `central.domain.policy`)."""
     if source == "user tag":
         return Origin.USER_TAG
     for prefix, kind in (("account ", Origin.ACCOUNT_TAG), ("OU ", Origin.OU_TAG), ("root ", Origin.ROOT_TAG)):

@@ -1,6 +1,6 @@
 """The AWS side of the report: read every account of the Organization, then let `build` judge.
 
-Discovery and inheritance are the rotation run's (`central.run.account_scopes`); in each opted-in
+Discovery and inheritance are the rotation run's (`central.rotation.run.account_scopes`); in each opted-in
 account: the IKR:EMAIL users with their keys (`managed_users`), every user with tags (`all_users`),
 the IAM credential report (last use of every key; the untagged users' key ages) and the account's
 expiry table items. Reading only: no call here changes anything. Accounts are read concurrently
@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from central import aws
-from central.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, fetch_credential_report
-from central.errors import IkrError, UsageError, aws_reason
-from central.expiry_table import ExpiryItem
-from central.inventory import access_keys, all_users, managed_users
-from central.model import IamUser
+from central.aws import clients as aws
+from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, fetch_credential_report
+from central.aws.expiry_table import ExpiryItem
+from central.domain.errors import IkrError, UsageError, aws_reason
+from central.domain.inventory import access_keys, all_users, managed_users
+from central.domain.model import IamUser
+from central.domain.scope import AccountScope
 from central.report.build import (
     AccountData,
     account_rows,
@@ -35,9 +36,8 @@ from central.report.build import (
     not_worked_row,
 )
 from central.report.rows import AccountRow, AccountState, Report, ReportRow
-from central.run import account_scopes
-from central.scope import AccountScope
-from central.services import Services
+from central.rotation.run import account_scopes
+from central.wiring import Services
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

@@ -1,8 +1,8 @@
 """`ikr explain`: why one user gets its decision, step by step through the tag chain. Pure.
 
 Each step shows what every scope holds (user → account → OUs nearest first → root → setting) and
-marks the value in force. The marks come from the policy's own results (`central.scope.resolve`'s
-sources, `central.policy.decide`'s decision, through the report's row), never from a second
+marks the value in force. The marks come from the policy's own results (`central.domain.scope.resolve`'s
+sources, `central.domain.policy.decide`'s decision, through the report's row), never from a second
 reading of the rules, so `explain`, the report and the run cannot disagree.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from central import tags as t
-from central.model import Account, Tag
+from central.domain import tags as t
+from central.domain.model import Account, Tag
+from central.domain.scope import Days
 from central.report.build import AccountData, blocked_by_tags, managed_row, unmanaged_row
 from central.report.collect import UserFacts
 from central.report.rows import ReportRow
-from central.scope import Days
 
 USED = "<- in force"
 
@@ -29,12 +29,12 @@ class Step:
 
 @dataclass(frozen=True)
 class _Level:
-    label: str  # as `central.scope` names the scope in a source
+    label: str  # as `central.domain.scope` names the scope in a source
     tags: tuple[Tag, ...]
 
 
 def _levels(account: Account) -> list[_Level]:
-    """The account, then its OUs nearest first, then the root: the order `central.scope` reads them."""
+    """The account, then its OUs nearest first, then the root: the order `central.domain.scope` reads them."""
     levels = [_Level(f"account {account.id} ({account.name})", account.tags)]
     for depth, unit in enumerate(reversed(account.path)):
         is_root = depth == len(account.path) - 1 and unit.id.startswith("r-")

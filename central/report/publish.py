@@ -19,8 +19,8 @@ from urllib.parse import quote
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from central.errors import DeliveryError, IkrError, SettingsError, aws_reason
-from central.mailers.base import Mail, Mailer
+from central.domain.errors import DeliveryError, IkrError, SettingsError, aws_reason
+from central.notify.mailers.base import Mail, Mailer
 from central.report.render_text import summary_line
 from central.report.rows import Report
 

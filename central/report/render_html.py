@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 
-from central.policy import Action
+from central.domain.policy import Action
 from central.report.render_text import summary_line, when
 from central.report.rows import AccountRow, AccountState, KeyRow, Report, ReportRow, RowKind
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.policy import Action
+from central.domain.policy import Action
 
 SCHEMA_VERSION = 1
 

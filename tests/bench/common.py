@@ -14,12 +14,12 @@ from unittest import mock
 import boto3
 from botocore.client import BaseClient
 
+from central.aws.expiry_table import ExpiryTable
+from central.aws.sessions import SessionBroker
 from central.clock import system_clock
-from central.expiry_table import ExpiryTable
-from central.mailers.base import Mail, Mailer
-from central.services import Services
-from central.sessions import SessionBroker
+from central.notify.mailers.base import Mail, Mailer
 from central.settings import Settings
+from central.wiring import Services
 
 TABLE = "ikr-bench"
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import boto3
 
-from central import aws
-from central.results import Outcome
-from central.run import run_rotation
+from central.aws import clients as aws
+from central.domain.results import Outcome
+from central.rotation.run import run_rotation
 from tests.bench.common import bench_services, counting, fake_credentials, peak_rss_mb, quiet
 from tests.bench.per_user import per_user_inventory
 from tests.bench.standin import StandIn

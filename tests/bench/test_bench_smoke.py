@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from central import aws
-from central.results import Outcome
-from central.run import run_rotation
+from central.aws import clients as aws
+from central.domain.results import Outcome
+from central.rotation.run import run_rotation
 from tests.bench.common import bench_services, counting
 from tests.bench.per_user import per_user_inventory
 from tests.bench.scale import Figures, table

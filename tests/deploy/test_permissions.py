@@ -27,12 +27,12 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from central.cli import parser
+from central.aws.stream_pump import Checkpoint, pump
+from central.cli.main import parser
 from central.deploy import command as deploying
-from central.run import run_rotation
-from central.services import build_services
+from central.rotation.run import run_rotation
 from central.settings import load_settings
-from central.stream_pump import Checkpoint, pump
+from central.wiring import build_services
 from tests.deploy.conftest import tiny_artifact
 from tests.deploy.policy_eval import Request, evaluate
 from tests.e2e.conftest import e2e_spec

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from central.expiry_table import ExpiryTable
+from central.aws.expiry_table import ExpiryTable
 from tests.support.servers import CENTRAL_ACCOUNT, TABLE, MotoServer, SmtpSink, env_for, ikr_command
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 

@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from central.account_queue import AccountMessage
-from central.expiry_table import ExpiryTable
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import ExpiryTable
+from central.aws.stream_pump import LocalLambdaContext
+from central.rotation.account_queue import AccountMessage
 from handlers import account_worker, rotator
 from tests.e2e.conftest import DAY_100
 from tests.integration.faults import Faults

@@ -1,4 +1,4 @@
-"""`ikr` run in process (`central.cli.main`) against moto in process: the environment of a small
+"""`ikr` run in process (`central.cli.main.main`) against moto in process: the environment of a small
 Organization, an SMTP relay and the settings a test names; what the run printed and logged."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.cli import main
-from central.expiry_table import ExpiryTable
+from central.aws.expiry_table import ExpiryTable
+from central.cli.main import main
 from tests.integration.conftest import TABLE
 from tests.integration.fixtures_extra import LATER
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world

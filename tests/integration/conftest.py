@@ -9,12 +9,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from central.aws.expiry_table import ExpiryTable
+from central.aws.sessions import SessionBroker
 from central.clock import system_clock
-from central.expiry_table import ExpiryTable
-from central.mailers.base import Mail, Mailer
-from central.services import Services
-from central.sessions import SessionBroker
+from central.notify.mailers.base import Mail, Mailer
 from central.settings import Settings
+from central.wiring import Services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 
 TABLE = "ikr-expiry-test"
@@ -30,7 +30,7 @@ class RecordingMailer(Mailer):
         self.down = False
 
     def send(self, mail: Mail) -> None:
-        from central.errors import DeliveryError
+        from central.domain.errors import DeliveryError
 
         if self.down:
             raise DeliveryError(f"mail system down for {mail.to}")

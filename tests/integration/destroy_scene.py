@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from central.destruction import DestroyContext
-from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
-from central.secrets import parameter_name
-from central.sessions import SessionBroker
+from central.aws.expiry_table import ExpiryItem, ExpiryTable, State, epoch
+from central.aws.sessions import SessionBroker
+from central.aws.ssm_secrets import parameter_name
+from central.retirement.destroy import DestroyContext
 from tests.integration.conftest import TABLE
 from tests.integration.fixtures_extra import LATER
 from tests.support.world import session_in

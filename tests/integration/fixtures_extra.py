@@ -11,14 +11,14 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from central import crypto
+from central.aws.expiry_table import ExpiryItem
+from central.aws.ssm_secrets import parameter_name, pending_name
 from central.clock import fixed_clock
-from central.expiry_table import ExpiryItem
-from central.key_rotation import JOURNAL_STATES
-from central.mailers.base import Mail
-from central.results import AccountResult, RunResult, UserResult
-from central.secrets import parameter_name, pending_name
-from central.services import Services
+from central.domain import crypto
+from central.domain.results import AccountResult, RunResult, UserResult
+from central.notify.mailers.base import Mail
+from central.rotation.rotate import JOURNAL_STATES
+from central.wiring import Services
 from tests.integration.conftest import Harness, RecordingMailer, make_harness, make_services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 

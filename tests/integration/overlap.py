@@ -1,7 +1,7 @@
 """Two ikr runs over the same accounts, one paused (or killed) right after one of its AWS calls while
 the other runs: the machinery of the overlap sweeps, and the checks every interleaving must pass.
 
-Runs are the real entry points: `ikr rotate` (`central.cli.main`) and the account worker Lambda
+Runs are the real entry points: `ikr rotate` (`central.cli.main.main`) and the account worker Lambda
 handler, each on its own thread, against moto in process. A run is told apart by its thread's name;
 `Gate` wraps botocore's `BaseClient._make_api_call` (over `Faults`, which records every call), so
 the pause comes after AWS has acted, as a slow or descheduled process would see it.
@@ -33,9 +33,9 @@ import pytest
 from botocore.client import BaseClient
 from moto.core.base_backend import BackendDict
 
-from central.cli import main
-from central.expiry_table import ExpiryTable
-from central.secrets import pending_name
+from central.aws.expiry_table import ExpiryTable
+from central.aws.ssm_secrets import pending_name
+from central.cli.main import main
 from tests.integration.faults import Crash, Faults
 from tests.integration.fixtures_extra import LATER
 from tests.support.servers import TABLE

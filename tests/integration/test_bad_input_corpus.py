@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
+from central.aws.expiry_table import ExpiryItem, ExpiryTable, State, epoch
 from central.clock import fixed_clock
-from central.expiry_table import ExpiryItem, ExpiryTable, State, epoch
-from central.results import AccountStatus, Outcome
-from central.run import run_rotation
+from central.domain.results import AccountStatus, Outcome
+from central.rotation.run import run_rotation
 from handlers import account_worker, destructor, rotator
 from tests.integration.conftest import RecordingMailer, make_harness
 from tests.integration.destroy_scene import Scene
@@ -142,7 +142,7 @@ def _stream_record(scene: Scene, item: dict[str, Any], number: int) -> Any:
 
 
 def _invoke(event: Any) -> dict[str, Any]:
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
 
     response: dict[str, Any] = destructor.handler(event, LocalLambdaContext())
     return response
@@ -263,7 +263,7 @@ def _worker_world(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Wo
 
 @pytest.fixture
 def queued(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Queued:
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
 
     world = _worker_world(central, monkeypatch)
     sqs = central.client("sqs")
@@ -295,7 +295,7 @@ def _sqs_record(good: dict[str, Any], item: dict[str, Any], number: int) -> Any:
 
 
 def _work(records: list[Any]) -> dict[str, Any]:
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
 
     context = LocalLambdaContext(function_name="ikr-account-worker")
     response: dict[str, Any] = account_worker.handler({"Records": records}, context)
@@ -353,7 +353,7 @@ def test_the_sqs_partial_batch_names_only_the_message_worth_retrying(
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.parametrize("item", CORPUS["events"], ids=[item["id"] for item in CORPUS["events"]])
 def test_an_event_that_is_not_an_account_batch_does_nothing(queued: Queued, item: dict[str, Any]):
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
 
     context = LocalLambdaContext(function_name="ikr-account-worker")
     assert account_worker.handler(item["event"], context) == {"batchItemFailures": []}
@@ -365,7 +365,7 @@ def test_an_event_that_is_not_an_account_batch_does_nothing(queued: Queued, item
 def test_an_unusable_item_in_the_table_is_named_and_left_alone_and_the_user_still_rotated(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
     from tests.integration.conftest import TABLE
 
     world = _worker_world(central, monkeypatch)

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from central.cli import main
+from central.cli.main import main
 from tests.integration.faults import Faults
 
 pytestmark = pytest.mark.usefixtures("ikr_logging_restored")

@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
-from central.cli import main
-from central.errors import SettingsError
-from central.expiry_table import ExpiryTable
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import ExpiryTable
+from central.aws.stream_pump import LocalLambdaContext
+from central.cli.main import main
+from central.domain.errors import SettingsError
 from handlers import account_worker, destructor, reporter, rotator
 from tests.integration.conftest import TABLE, default_spec
 from tests.integration.faults import Faults

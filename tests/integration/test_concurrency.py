@@ -12,8 +12,8 @@ import pytest
 from moto.core.base_backend import BackendDict
 
 from central.clock import fixed_clock
-from central.results import AccountResult, RunResult
-from central.run import run_rotation
+from central.domain.results import AccountResult, RunResult
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness
 from tests.integration.faults import Faults, spread
 from tests.integration.fixtures_extra import (

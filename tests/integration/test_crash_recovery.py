@@ -6,10 +6,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from central.expiry_table import State
-from central.mailers.base import Mail
-from central.results import Outcome
-from central.run import run_rotation
+from central.aws.expiry_table import State
+from central.domain.results import Outcome
+from central.notify.mailers.base import Mail
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, RecordingMailer
 from tests.integration.faults import Crash, Faults, spread
 from tests.integration.fixtures_extra import (

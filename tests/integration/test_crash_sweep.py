@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto.core.base_backend import BackendDict
 
+from central.aws.expiry_table import State
 from central.clock import fixed_clock
-from central.expiry_table import State
-from central.run import run_rotation
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness
 from tests.integration.faults import Crash, Faults, Params
 from tests.integration.fixtures_extra import (

@@ -15,8 +15,8 @@ import pytest
 from moto.core.base_backend import BackendDict
 from moto.ses.models import ses_backends
 
-from central.expiry_table import ExpiryItem, epoch
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import ExpiryItem, epoch
+from central.aws.stream_pump import LocalLambdaContext
 from handlers import destructor
 from tests.integration.conftest import TABLE
 from tests.integration.destroy_scene import NOW, Scene, build_scene

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from central import aws
-from central.credential_report import fetch_credential_report, match_keys
-from central.inventory import access_keys
+from central.aws import clients as aws
+from central.aws.credential_report import fetch_credential_report, match_keys
+from central.domain.inventory import access_keys
 from tests.integration.faults import Faults
 
 

@@ -22,12 +22,12 @@ from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, Endp
 from moto.ses.models import ses_backends
 from pydantic import SecretStr
 
-from central import aws
-from central.errors import DeliveryError, DeliveryUncertain
-from central.mailers import MailgunMailer, SesMailer, SmtpMailer, build_mailer
-from central.mailers import mailgun as mailgun_module
-from central.mailers import smtp as smtp_module
-from central.mailers.base import Mail
+from central.aws import clients as aws
+from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.notify.mailers import MailgunMailer, SesMailer, SmtpMailer, build_mailer
+from central.notify.mailers import mailgun as mailgun_module
+from central.notify.mailers import smtp as smtp_module
+from central.notify.mailers.base import Mail
 from central.settings import Settings, SmtpProtocol
 from tests.integration.faults import _Body
 from tests.support.servers import (
@@ -425,8 +425,8 @@ def test_no_mailer_is_handed_a_non_ascii_local_part():
 def test_a_key_store_write_answered_with_an_error(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch, status: int, expected: str
 ):
-    from central.delivery import parse_delivery
-    from central.key_stores import write_pair
+    from central.aws.key_stores import write_pair
+    from central.domain.delivery import parse_delivery
     from tests.integration.faults import Faults
 
     faults = Faults(monkeypatch)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from central.admin import AdminNotifier
-from central.destruction import Destroyed, destroy
-from central.expiry_table import State, epoch
+from central.aws.expiry_table import State, epoch
+from central.notify.admin import AdminNotifier
+from central.retirement.destroy import Destroyed, destroy
 from tests.integration.conftest import RecordingMailer
 from tests.integration.destroy_scene import NOW, Scene
 from tests.integration.faults import Faults
@@ -222,7 +222,7 @@ def test_the_handler_wires_the_settings_and_mails_the_admin_through_the_configur
 ):
     from moto.ses.models import ses_backends
 
-    from central.stream_pump import LocalLambdaContext
+    from central.aws.stream_pump import LocalLambdaContext
     from handlers import destructor
     from tests.integration.conftest import TABLE
 

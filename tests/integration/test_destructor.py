@@ -1,4 +1,4 @@
-"""The destructor: the use case (`central.destruction.destroy`) and the Lambda handler fed a
+"""The destructor: the use case (`central.retirement.destroy.destroy`) and the Lambda handler fed a
 hand-built DynamoDB Streams event. An old key goes only when its time has passed and the user has
 another key; every failure puts the item back for a retry."""
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from central.destruction import Destroyed, destroy
-from central.expiry_table import ExpiryItem, State, epoch
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.stream_pump import LocalLambdaContext
+from central.retirement.destroy import Destroyed, destroy
 from handlers import destructor
 from tests.integration.conftest import TABLE
 from tests.integration.destroy_scene import (

@@ -16,9 +16,9 @@ import pytest
 from botocore.client import BaseClient
 from moto.ses.models import ses_backends
 
-from central.expiry_table import ExpiryItem, State, epoch
-from central.secrets import parameter_name
-from central.stream_pump import Checkpoint, LocalLambdaContext, pump
+from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.ssm_secrets import parameter_name
+from central.aws.stream_pump import Checkpoint, LocalLambdaContext, pump
 from handlers import destructor
 from tests.integration.conftest import TABLE
 from tests.integration.destroy_scene import NOW, RETRY, Scene
@@ -555,9 +555,9 @@ def test_a_tombstone_neither_blocks_nor_changes_the_next_rotation_or_the_report(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
     from central.clock import fixed_clock
+    from central.domain.results import Outcome
     from central.report.collect import collect_report
-    from central.results import Outcome
-    from central.run import run_rotation
+    from central.rotation.run import run_rotation
     from tests.integration.fixtures_extra import LATER, clean_harness, key_ids, user_rows
 
     harness = clean_harness(central)

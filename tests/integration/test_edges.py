@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from central.redaction import forget_all
+from central.domain.redaction import forget_all
 from tests.integration.cli_world import (
     ADMIN,
     ikr,

@@ -14,14 +14,14 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from central.account_queue import AccountMessage
-from central.cli import main
-from central.errors import DeliveryUncertain
-from central.expiry_table import State, from_epoch
-from central.mailers.base import Mail
-from central.results import Outcome
-from central.run import AccountWork, account_scopes, run_rotation
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import State, from_epoch
+from central.aws.stream_pump import LocalLambdaContext
+from central.cli.main import main
+from central.domain.errors import DeliveryUncertain
+from central.domain.results import Outcome
+from central.notify.mailers.base import Mail
+from central.rotation.account_queue import AccountMessage
+from central.rotation.run import AccountWork, account_scopes, run_rotation
 from handlers import account_worker
 from tests.integration.conftest import TABLE, Harness, RecordingMailer
 from tests.integration.faults import Crash, Faults

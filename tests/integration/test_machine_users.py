@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 
-from central.admin import AdminNotifier
-from central.destruction import DestroyContext, Destroyed, destroy
-from central.expiry_table import ExpiryItem, State, from_epoch
-from central.results import Outcome
-from central.run import run_rotation
+from central.aws.expiry_table import ExpiryItem, State, from_epoch
+from central.domain.results import Outcome
+from central.notify.admin import AdminNotifier
+from central.retirement.destroy import DestroyContext, Destroyed, destroy
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, RecordingMailer, make_harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import (

@@ -20,18 +20,18 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import SecretStr
 
-from central import aws
-from central.admin import AdminNotifier
+from central.aws import clients as aws
 from central.clock import fixed_clock
-from central.destruction import DestroyContext, destroy
-from central.errors import DeliveryError
-from central.mailers import build_mailer
-from central.mailers.base import Mail
-from central.notify import WebhookNotifier
-from central.results import RunResult
-from central.run import run_rotation
+from central.domain.errors import DeliveryError
+from central.domain.results import RunResult
+from central.domain.summary import run_lines
+from central.notify.admin import AdminNotifier
+from central.notify.mailers import build_mailer
+from central.notify.mailers.base import Mail
+from central.notify.webhook import WebhookNotifier
+from central.retirement.destroy import DestroyContext, destroy
+from central.rotation.run import run_rotation
 from central.settings import Settings
-from central.summary import run_lines
 from tests.integration.conftest import TABLE, Harness, RecordingMailer, make_harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import (

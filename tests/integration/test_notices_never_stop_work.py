@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from central import notify
+from central.notify import webhook as notify
 from tests.integration.cli_world import (
     ADMIN,
     CliRun,

@@ -8,11 +8,11 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from central.aws.expiry_table import ExpiryItem, State, epoch
 from central.clock import fixed_clock, system_clock
-from central.errors import UsageError
-from central.expiry_table import ExpiryItem, State, epoch
-from central.results import AccountStatus, Outcome
-from central.run import run_rotation
+from central.domain.errors import UsageError
+from central.domain.results import AccountStatus, Outcome
+from central.rotation.run import run_rotation
 from tests.integration.conftest import make_harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import (

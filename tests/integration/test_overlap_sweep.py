@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from central.stream_pump import LocalLambdaContext
+from central.aws.stream_pump import LocalLambdaContext
 from handlers import account_worker, rotator
 from tests.integration.fixtures_extra import (
     LATER,

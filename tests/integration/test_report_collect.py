@@ -7,14 +7,14 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.sessions import SessionBroker
 from central.clock import fixed_clock
-from central.expiry_table import ExpiryItem, State, epoch
-from central.policy import Action
+from central.domain.policy import Action
+from central.domain.results import Outcome
 from central.report.collect import Reading, collect_report
 from central.report.rows import AccountState, Origin, PolicyDays, RowKind
-from central.results import Outcome
-from central.run import run_rotation
-from central.sessions import SessionBroker
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import LATER

@@ -8,10 +8,10 @@ import boto3
 import pytest
 from moto.ses.models import ses_backends
 
-from central.errors import SettingsError
-from central.expiry_table import ExpiryTable
+from central.aws.expiry_table import ExpiryTable
+from central.aws.stream_pump import LocalLambdaContext
+from central.domain.errors import SettingsError
 from central.report.rows import Report
-from central.stream_pump import LocalLambdaContext
 from handlers import reporter
 from tests.integration.conftest import TABLE, default_spec
 from tests.integration.fixtures_extra import LATER

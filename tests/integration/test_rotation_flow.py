@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from central.clock import fixed_clock
-from central.results import AccountStatus, Outcome
-from central.run import run_rotation
+from central.domain.results import AccountStatus, Outcome
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness
 
 LATER = datetime.now(UTC) + timedelta(days=100)

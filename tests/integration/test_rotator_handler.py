@@ -7,9 +7,9 @@ import json
 import boto3
 import pytest
 
-from central.errors import SettingsError
-from central.expiry_table import ExpiryTable
-from central.stream_pump import LocalLambdaContext
+from central.aws.expiry_table import ExpiryTable
+from central.aws.stream_pump import LocalLambdaContext
+from central.domain.errors import SettingsError
 from handlers import rotator
 from tests.integration.conftest import TABLE, default_spec
 from tests.integration.fixtures_extra import LATER

@@ -8,9 +8,9 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.expiry_table import State, epoch
-from central.results import AccountStatus, Outcome
-from central.run import run_rotation
+from central.aws.expiry_table import State, epoch
+from central.domain.results import AccountStatus, Outcome
+from central.rotation.run import run_rotation
 from tests.integration.faults import Crash, Faults
 from tests.integration.fixtures_extra import (
     LATER,

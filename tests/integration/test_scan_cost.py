@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from central.clock import fixed_clock
-from central.results import Outcome, RunResult
-from central.run import run_rotation
+from central.domain.results import Outcome, RunResult
+from central.rotation.run import run_rotation
 from tests.integration.conftest import make_harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import (

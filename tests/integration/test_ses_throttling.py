@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from central import aws
-from central.mailers.ses import SesMailer
-from central.results import Outcome
-from central.run import run_rotation
+from central.aws import clients as aws
+from central.domain.results import Outcome
+from central.notify.mailers.ses import SesMailer
+from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness
 from tests.integration.faults import ANSWERED, Faults, Throttle
 from tests.integration.fixtures_extra import (

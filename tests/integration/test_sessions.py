@@ -6,9 +6,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from central import aws
-from central.errors import AccountAccessError
-from central.sessions import SessionBroker
+from central.aws import clients as aws
+from central.aws.sessions import SessionBroker
+from central.domain.errors import AccountAccessError
 from tests.integration.faults import Faults
 
 MEMBER_A, MEMBER_B = "210987654321", "310987654321"

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from central.expiry_table import ExpiryItem, State, epoch
-from central.run import run_rotation
-from central.stream_pump import Checkpoint, pump
+from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.stream_pump import Checkpoint, pump
+from central.rotation.run import run_rotation
 from handlers import destructor
 from tests.integration.conftest import TABLE
 from tests.integration.fixtures_extra import (

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from central.credential_report import CredentialReport, CredentialRow, ReportKey
-from central.expiry_table import ExpiryItem, State, epoch
-from central.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
+from central.aws.credential_report import CredentialReport, CredentialRow, ReportKey
+from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.domain.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
+from central.domain.scope import AccountScope, resolve
 from central.report.build import AccountData, account_rows, account_summary, assemble, not_worked_row
 from central.report.rows import AccountRow, AccountState, Report, ReportRow
-from central.scope import AccountScope, resolve
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert('x')</script>"

@@ -552,4 +552,4 @@ def env_for(moto_url: str, smtp_port: int | None = None, **extra: str | int | No
 def ikr_command() -> list[str]:
     """The installed console script when it sits next to this interpreter, else the module."""
     script = Path(sys.executable).with_name("ikr")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "central.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "central.cli.main"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from central.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
-from central.scope import AccountScope, Days
+from central.domain.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
+from central.domain.scope import AccountScope, Days
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ROOT_ID = "r-ab12"

@@ -10,11 +10,11 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from central.account_queue import MAX_BATCH_BYTES, AccountMessage, AccountQueue
-from central.expiry_table import ExpiryItem, State
-from central.model import Account, OrgUnit, Tag
-from central.run import AccountWork
-from central.scope import AccountScope, Days
+from central.aws.expiry_table import ExpiryItem, State
+from central.domain.model import Account, OrgUnit, Tag
+from central.domain.scope import AccountScope, Days
+from central.rotation.account_queue import MAX_BATCH_BYTES, AccountMessage, AccountQueue
+from central.rotation.run import AccountWork
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ikr-accounts"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from central.admin import AdminNotifier
-from central.errors import DeliveryError
-from central.mailers.base import Mail, Mailer
+from central.domain.errors import DeliveryError
+from central.notify.admin import AdminNotifier
+from central.notify.mailers.base import Mail, Mailer
 
 
 class Box(Mailer):

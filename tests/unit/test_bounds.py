@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central import bounds
-from central.errors import InvalidItemError
-from central.expiry_table import ExpiryItem, State, epoch, from_epoch
+from central.aws.expiry_table import ExpiryItem, State, epoch, from_epoch
+from central.domain import bounds
+from central.domain.errors import InvalidItemError
 from central.settings import Settings
 
 # The longest span ikr adds to an instant: the deletion time, then the deactivation window, the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from central.cli import main, parser
+from central.cli.main import main, parser
 
 pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
 

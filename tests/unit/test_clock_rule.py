@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import boto3
 import pytest
 
-from central import aws
+from central.aws import clients as aws
 from central.clock import KEY_SERVICES, clock_override_refusal, lambda_function
-from central.errors import SettingsError
+from central.domain.errors import SettingsError
 from central.settings import Settings, load_settings
 
 ALL_REAL = list(KEY_SERVICES)

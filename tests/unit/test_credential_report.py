@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from central.credential_report import CredentialReportError, match_keys, parse_report
-from central.model import AccessKey, KeyStatus
+from central.aws.credential_report import CredentialReportError, match_keys, parse_report
+from central.domain.model import AccessKey, KeyStatus
 
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"

@@ -8,8 +8,8 @@ import re
 import pytest
 from cryptography.fernet import Fernet
 
-from central import crypto
-from central.secrets import parameter_name, pending_name
+from central.aws.ssm_secrets import parameter_name, pending_name
+from central.domain import crypto
 
 
 def test_a_new_key_is_a_fernet_key_and_every_key_is_different():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from central.delivery import MAIL, Delivery, DeliveryProblem, Via, parse_delivery, verify_use_default
+from central.domain.delivery import MAIL, Delivery, DeliveryProblem, Via, parse_delivery, verify_use_default
 
 
 @pytest.mark.parametrize(

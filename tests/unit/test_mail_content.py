@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from central import crypto
-from central.mail_content import NewKeyNotice, new_key_mail
-from central.model import Account
+from central.domain import crypto
+from central.domain.model import Account
+from central.notify.mail_content import NewKeyNotice, new_key_mail
 
 ACCOUNT = Account(id="111122223333", name="payments")
 DELETED_AT = datetime(2025, 3, 6, 14, 30, tzinfo=UTC)
@@ -123,7 +123,7 @@ def test_with_deactivation_the_mail_says_when_the_old_key_goes_inactive_and_when
 
 
 def test_the_still_used_reminder_names_where_and_when_the_old_key_was_used():
-    from central.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
+    from central.notify.mail_content import LastUse, OldKeyStillUsedNotice, old_key_still_used_mail
 
     used = LastUse(at=datetime(2025, 3, 5, 9, 15, tzinfo=UTC), service="s3", region="eu-central-1")
     mail = old_key_still_used_mail(

@@ -19,8 +19,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from moto import mock_aws
 from pydantic import SecretStr
 
-from central.errors import DeliveryError
-from central.mailers import Mail, MailgunMailer, SesMailer, SmtpMailer, build_mailer
+from central.domain.errors import DeliveryError
+from central.notify.mailers import Mail, MailgunMailer, SesMailer, SmtpMailer, build_mailer
 from central.settings import Settings, SmtpProtocol
 
 PASSWORD = "s3cret-smtp-pa55"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from central.errors import DeliveryError
-from central.notify import Event, Notice, NullNotifier, WebhookNotifier
+from central.domain.errors import DeliveryError
+from central.notify.webhook import Event, Notice, NullNotifier, WebhookNotifier
 from tests.support.servers import WebhookSink, free_port
 
 NOTICE = Notice(

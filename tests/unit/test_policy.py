@@ -1,4 +1,4 @@
-"""central.policy.decide: one user's keys, tags, inherited days and the time in; the action out."""
+"""central.domain.policy.decide: one user's keys, tags, inherited days and the time in; the action out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central.model import KeyStatus
-from central.policy import Action, PendingOld, decide
-from central.scope import Days
+from central.domain.model import KeyStatus
+from central.domain.policy import Action, PendingOld, decide
+from central.domain.scope import Days
 from tests.unit.factories import NOW, account_scope, key, user
 
 OLD_ID, NEW_ID = "AKIAOLD0000000000001", "AKIANEW0000000000002"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from central.admin import AdminNotifier
-from central.notify import Event, Notice, Notifier
-from central.progress import Progress
-from central.report.notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics, tell_the_run
+from central.cli.progress import Progress
+from central.domain.results import AccountResult, AccountStatus, Outcome, RunResult, UserResult
+from central.notify.admin import AdminNotifier
+from central.notify.run_notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics, tell_the_run
+from central.notify.webhook import Event, Notice, Notifier
 from central.report.rows import AccountRow, AccountState
-from central.results import AccountResult, AccountStatus, Outcome, RunResult, UserResult
 from tests.unit.test_admin_notice import Box
 
 

@@ -1,4 +1,4 @@
-"""central.redaction: the run's secrets, scrubbed from outside text and from the ikr log."""
+"""central.domain.redaction: the run's secrets, scrubbed from outside text and from the ikr log."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from central import redaction
-from central.errors import AccountError, DeliveryError, SecretStoreError, aws_reason
-from central.redaction import forget_all, remember, scrub
+from central.domain import redaction
+from central.domain.errors import AccountError, DeliveryError, SecretStoreError, aws_reason
+from central.domain.redaction import forget_all, remember, scrub
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 

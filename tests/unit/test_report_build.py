@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from central.expiry_table import ExpiryItem, State, epoch, pending_old_keys
-from central.model import KeyStatus
-from central.policy import Action
+from central.aws.expiry_table import ExpiryItem, State, epoch, pending_old_keys
+from central.domain.model import KeyStatus
+from central.domain.policy import Action
+from central.domain.scope import resolve
 from central.report.build import AccountData, account_rows, origin
 from central.report.rows import Origin, Report, ReportRow, RowKind, schema_text
-from central.scope import resolve
 from tests.support.report_sample import NOW, PROD, WORKLOADS, key, sample_report, scope_of, user
 from tests.unit.factories import account, ou, root
 
@@ -30,7 +30,7 @@ def origins(row: ReportRow) -> tuple[tuple[int, Origin], tuple[int, Origin]]:
 
 
 def test_every_source_text_of_scope_and_policy_has_its_origin():
-    # GIVEN an account whose days come from each kind of scope (texts made by central.scope itself)
+    # GIVEN an account whose days come from each kind of scope (texts made by central.domain.scope itself)
     path = (root({"IKR:ROTATE_AFTER_DAYS": "9"}), ou("ou-ab12-a", "A", {"IKR:DELETE_AFTER_DAYS": "2"}))
     from_ou_and_root = resolve(account({"IKR:ENABLED": "true"}, path=path), 85, 5)
     from_account = resolve(account({"IKR:ROTATE_AFTER_DAYS": "7"}, path=path), 85, 5)

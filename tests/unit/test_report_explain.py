@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from central.model import Account
+from central.domain.model import Account
+from central.domain.scope import resolve
 from central.report.collect import UserFacts
 from central.report.explain import USED, explain, explain_lines
-from central.scope import resolve
 from tests.support.report_sample import NOW, ROOT, SANDBOX_OU, WORKLOADS, key, tags, user
 
 ACCOUNT = "111122223333"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from central.credential_report import CredentialReport, CredentialRow, ReportKey
-from central.inventory import ListedUser
-from central.model import IamUser, KeyStatus, Tag
-from central.scan import report_keys
+from central.aws.credential_report import CredentialReport, CredentialRow, ReportKey
+from central.domain.inventory import ListedUser
+from central.domain.model import IamUser, KeyStatus, Tag
+from central.rotation.scan import report_keys
 
 MADE = datetime(2021, 1, 1, tzinfo=UTC)
 KEY_MADE = datetime(2026, 1, 1, 10, tzinfo=UTC)

@@ -1,10 +1,10 @@
-"""central.scope.resolve: the nearest of account -> parent OUs -> root wins, then the settings."""
+"""central.domain.scope.resolve: the nearest of account -> parent OUs -> root wins, then the settings."""
 
 from __future__ import annotations
 
 import pytest
 
-from central.scope import Days, resolve
+from central.domain.scope import Days, resolve
 from tests.unit.factories import account, ou, root
 
 ROTATE_DEFAULT, DELETE_DEFAULT = 85, 5

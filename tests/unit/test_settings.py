@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from central.errors import SettingsError
+from central.domain.errors import SettingsError
 from central.settings import AccessSettings, MailClient, Settings, SmtpProtocol, load_settings
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from central.cli import main
-from central.errors import SettingsError
+from central.cli.main import main
+from central.domain.errors import SettingsError
 from central.settings import Settings, load_settings
 
 pytestmark = pytest.mark.usefixtures("ikr_logging_restored")

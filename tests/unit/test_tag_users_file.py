@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from central.errors import UsageError
-from central.tag_users import UserTags, apply, load, parse
+from central.domain.errors import UsageError
+from central.tagging.tag_users import UserTags, apply, load, parse
 
 SOURCE = "iam-user-tags.json"
 

@@ -1,10 +1,10 @@
-"""central.tags: keys compared ignoring case, values checked strictly, problems name tag and value."""
+"""central.domain.tags: keys compared ignoring case, values checked strictly, problems name tag and value."""
 
 from __future__ import annotations
 
 import pytest
 
-from central import tags as t
+from central.domain import tags as t
 from tests.unit.factories import tags
 
 # --- ikr_tags -----------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def test_instructions_keep_full_256_character_values():
 
 
 def test_an_internationalized_domain_is_given_in_its_idna_form():
-    from central.tags import parse_email
+    from central.domain.tags import parse_email
 
     assert parse_email("IKR:EMAIL", "user@bücher.example") == "user@xn--bcher-kva.example"
     assert parse_email("IKR:EMAIL", "user@BÜCHER.example") == "user@xn--bcher-kva.example"
@@ -291,7 +291,7 @@ def test_an_internationalized_domain_is_given_in_its_idna_form():
 
 
 def test_a_non_ascii_local_part_is_a_tag_problem_naming_the_tag():
-    from central.tags import TagProblem, parse_email
+    from central.domain.tags import TagProblem, parse_email
 
     with pytest.raises(TagProblem, match=r"IKR:EMAIL='jürgen@example.com': the part before the @ is not plain ASCII"):
         parse_email("IKR:EMAIL", "jürgen@example.com")

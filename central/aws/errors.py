@@ -1,0 +1,209 @@
+"""AWS failures as ikr's own errors: the one place that reads botocore's exceptions.
+
+Every adapter call goes through `aws_call(...)`, which turns a `ClientError` or a `BotoCoreError`
+into an `AwsError` whose message names the operation and the resource (account, user, key, table),
+and whose kind says what a caller may do next:
+
+- `retryable`: the same call may succeed later (throttling, a 5xx, a lost connection). botocore
+  has already retried these with its own back-off; a caller's choice is to give up this attempt and
+  let a later delivery or run retry, never to loop.
+- `uncertain`: the request may have been carried out although no answer came (a read time-out or a
+  dropped connection after sending, a 5xx). For a call that creates or sends something, the thing
+  may exist: treat it as done where that is the safe side.
+- the subclasses name the answers callers decide on: not found, access denied, a failed condition,
+  already exists, over a limit, invalid input.
+
+Callers catch these and never look at an AWS error code; `code` is kept for logs and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from central.domain.errors import IkrError, aws_reason
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "LimitExceededException",  # Organizations' and STS's word for throttling
+    }
+)
+SERVER_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "ServiceUnavailable", "InternalError", "InternalFailure"}
+)
+NOT_FOUND_CODES = frozenset(
+    {
+        "NoSuchEntity",
+        "ParameterNotFound",
+        "ResourceNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NoSuchBucket",
+        "NoSuchKey",
+        "AccountNotFoundException",
+        "StackSetNotFoundException",
+    }
+)
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthFailure",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "AWSOrganizationsNotInUseException",
+        "MessageRejected",  # SES: the sender is not verified or the account is in the sandbox
+    }
+)
+CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+EXISTS_CODES = frozenset(
+    {"EntityAlreadyExists", "ParameterAlreadyExists", "ResourceExistsException", "AlreadyExistsException"}
+)
+LIMIT_CODES = frozenset({"LimitExceeded", "ParameterLimitExceeded", "ServiceQuotaExceededException"})
+INVALID_CODES = frozenset(
+    {
+        "ValidationError",
+        "ValidationException",
+        "InvalidParameterValue",
+        "InvalidParameterException",
+        "InvalidInput",
+        "MalformedPolicyDocument",
+        "InvalidRequestException",
+        "InvalidKeyId",
+        "UnsupportedParameterType",
+        "HierarchyTypeMismatchException",
+    }
+)
+
+
+class AwsError(IkrError):
+    """An AWS call failed. `operation` is "service:Operation"; `resource` names what it was about."""
+
+    retryable: bool = False
+    uncertain: bool = False
+
+    def __init__(
+        self,
+        operation: str,
+        resource: str,
+        reason: str,
+        *,
+        code: str = "",
+        retryable: bool | None = None,
+        uncertain: bool | None = None,
+    ) -> None:
+        where = f" ({resource})" if resource else ""
+        super().__init__(f"{operation}{where}: {reason}")
+        self.operation = operation
+        self.resource = resource
+        self.reason = reason
+        self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+        if uncertain is not None:
+            self.uncertain = uncertain
+
+
+class AwsNotFound(AwsError):
+    """The thing asked about does not exist (a user, a parameter, a queue, a table)."""
+
+
+class AwsAccessDenied(AwsError):
+    """ikr's role may not do this, or its credentials were refused."""
+
+
+class AwsConditionFailed(AwsError):
+    """A conditional write found the item other than expected: someone else got there first."""
+
+
+class AwsAlreadyExists(AwsError):
+    """The thing to create exists already."""
+
+
+class AwsLimitExceeded(AwsError):
+    """A quota is full (a user's two access keys, SSM's parameter count): not throttling."""
+
+
+class AwsInvalidRequest(AwsError):
+    """AWS refused the request as malformed or not applicable to the resource's type."""
+
+
+class AwsThrottled(AwsError):
+    """AWS asked to slow down and botocore's retries ran out."""
+
+    retryable = True
+
+
+class AwsUnavailable(AwsError):
+    """AWS answered with a server error, or could not be reached, or did not answer: the request may
+    have been carried out."""
+
+    retryable = True
+    uncertain = True
+
+
+_KINDS: tuple[tuple[frozenset[str], type[AwsError]], ...] = (
+    (THROTTLING_CODES, AwsThrottled),
+    (SERVER_CODES, AwsUnavailable),
+    (NOT_FOUND_CODES, AwsNotFound),
+    (ACCESS_DENIED_CODES, AwsAccessDenied),
+    (CONDITION_CODES, AwsConditionFailed),
+    (EXISTS_CODES, AwsAlreadyExists),
+    (LIMIT_CODES, AwsLimitExceeded),
+    (INVALID_CODES, AwsInvalidRequest),
+)
+
+
+def error_code(exc: BaseException) -> str:
+    """AWS's error code of a `ClientError` ("" for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate(exc: ClientError | BotoCoreError, operation: str, resource: str = "") -> AwsError:
+    """The `AwsError` for a botocore failure of `operation` on `resource`."""
+    reason = aws_reason(exc)
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        for codes, kind in _KINDS:
+            if code in codes:
+                return kind(operation, resource, reason, code=code)
+        if status >= 500:
+            return AwsUnavailable(operation, resource, reason, code=code)
+        return AwsError(operation, resource, reason, code=code)
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):  # never connected: nothing was sent
+        return AwsUnavailable(operation, resource, reason, code=type(exc).__name__, uncertain=False)
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
+        return AwsUnavailable(operation, resource, reason, code=type(exc).__name__)
+    return AwsError(operation, resource, reason, code=type(exc).__name__, retryable=False)
+
+
+@contextmanager
+def aws_call(operation: str, resource: str = "") -> Iterator[None]:
+    """Run AWS calls, turning botocore's failures into `AwsError`s that name `operation` and `resource`."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, operation, resource) from exc

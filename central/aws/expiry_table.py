@@ -1,0 +1,563 @@
+"""The shared DynamoDB expiry table: one item per rotation, from intent to the old key's deletion.
+
+Key: `account_id` (partition) and `item_key` = `<user>#<old key id>` (sort), so one Query reads an
+account's items and a prefix reads one user's. An item walks through states:
+
+    started ──► key-created ──► delivered ──► scheduled ──(removed at expires_at)──► destructor
+       (write-ahead journal: a rerun resumes or rolls back)    (TTL attribute set only here)
+                                     destructor ──► scheduled again (put back) | retired (tombstone)
+
+Only `scheduled` items (and tombstones) carry `expires_at`, the TTL attribute, so TTL can never
+remove a journal entry. Removing an item fires a stream REMOVE record; the destructor acts only on
+scheduled items whose time has passed. No secret is ever written here.
+
+The destructor answers each REMOVE record with one conditional write that names the record (its
+`handling`): the item put back (postponed, deactivated, retry, failed, too early), or a short-lived
+`retired` tombstone once the old key is to go. A second delivery of the record finds that write and
+only finishes what is left; readers of the table never see tombstones (`for_account`, `for_user`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+from central.domain.bounds import MAX_DAYS, MAX_DESTROY_ATTEMPTS, MAX_EPOCH
+from central.domain.errors import IkrError, InvalidItemError, SettingsError
+from central.domain.policy import PendingOld
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger(service="ikr")
+TTL_ATTRIBUTE = "expires_at"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class State(StrEnum):
+    STARTED = "started"  # intent written; CreateAccessKey may or may not have happened
+    KEY_CREATED = "key-created"  # new key exists and is kept for re-delivery; the mail may have gone
+    DELIVERED = "delivered"  # the mail went out: the new key stays; `delete_at` is what it promised
+    SCHEDULED = "scheduled"  # the old key waits for expires_at (to be deactivated or deleted)
+    FAILED = "failed"  # destruction gave up after IKR_MAX_DESTROY_ATTEMPTS; kept for people, no TTL
+    RETIRED = "retired"  # tombstone: the destructor retired the key (or kept it for good); TTL removes it
+
+
+# Stream records are kept 24 hours: a tombstone outlives every redelivery of the record it answers.
+TOMBSTONE_LIFE = timedelta(days=2)
+# Where the answer to a record goes when the key stays (an unrecorded key someone re-activated): not
+# at the item's own key, so a later rotation of that key never meets it.
+KEPT_SUFFIX = "#kept"
+
+
+# Allowed values of the item's numbers; every other number is an epoch second in 0..MAX_EPOCH.
+_RANGES = {"attempts": (0, MAX_DESTROY_ATTEMPTS), "delete_after_days": (1, MAX_DAYS)}
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def _whole_number(value: Any) -> Any:
+    # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
+    return int(value) if isinstance(value, Decimal) and value == int(value) else value
+
+
+class Handling(BaseModel):
+    """The destructor's answer to one stream record, written with the item it puts back or the
+    tombstone: which record (`event`), what it decided, and what the notices need. No secret."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event: str  # the stream record's eventID (or a digest of its old image when it has none)
+    outcome: str  # a `central.retirement.destroy.Destroyed` value
+    at: int  # when it was decided, on ikr's clock
+    noticed_at: int | None = None  # the notices were claimed (sent at most once per record)
+    retired_unused: bool = False  # retired although the new key was never used (grace time over)
+    # The old key's use after the new key was mailed: the reminder's content.
+    last_used_at: int | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+
+    @field_validator("at", "noticed_at", "last_used_at", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _whole_number(value)
+
+
+class ExpiryItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    account_id: str
+    user_name: str
+    old_key_id: str
+    state: State
+    started_at: int
+    email: str | None = None
+    new_key_id: str | None = None
+    expires_at: int | None = None
+    attempts: int = 0
+    swept_at: int | None = None
+    last_error: str | None = None
+    run_id: str | None = None
+    # What a resumed rotation needs to mail the same key again (never a secret):
+    delete_after_days: int | None = None
+    instructions: str | None = None
+    delete_at: int | None = None  # the deletion time the mail promised (not the TTL attribute)
+    delivery: str | None = None  # IKR:DELIVERY target (`secretsmanager:<name>`, `ssm:<name>`); None: mail
+    verify_use: bool = False  # retire the old key only once the new one is seen in use
+    # The old key's retirement (destructor):
+    deactivated_at: int | None = None  # made Inactive then; deleted at expires_at
+    reminded_at: int | None = None  # the user was told the old key was still in use
+    failed_at: int | None = None  # destruction gave up (state failed)
+    postponed_at: int | None = None  # last time retirement waited for the new key's first use
+    # The rotation's lease (journal states only): who owns it and until when, on ikr's one clock.
+    lease_until: int | None = None
+    known_keys: tuple[str, ...] = ()  # the user's key ids when the lease was taken
+    delivery_uncertain_at: int | None = None  # a delivery's answer was lost: the key may be out
+    # A key that appeared during an interrupted rotation and that ikr never recorded (maybe made by
+    # hand): deactivated, never deleted unless it is still Inactive at expires_at.
+    unrecorded: bool = False
+    # The destructor's answer to the stream record that removed this item (put-backs, tombstones).
+    handling: Handling | None = None
+
+    @field_validator(
+        "started_at",
+        "expires_at",
+        "attempts",
+        "swept_at",
+        "delete_after_days",
+        "delete_at",
+        "deactivated_at",
+        "reminded_at",
+        "failed_at",
+        "postponed_at",
+        "lease_until",
+        "delivery_uncertain_at",
+        mode="before",
+    )
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        # DynamoDB numbers arrive as Decimal; pydantic refuses a Decimal for int only if fractional.
+        # NaN and Infinity (a stream record can carry them) have no int: int() would raise OverflowError.
+        if isinstance(value, Decimal):
+            finite = value.is_finite()  # also for a signalling NaN, which math.isfinite refuses
+        else:
+            finite = not isinstance(value, float) or math.isfinite(value)
+        if isinstance(value, bool) or not finite:
+            raise ValueError(f"{value} is not a number of seconds, days or attempts")
+        return int(value) if isinstance(value, Decimal) and value == int(value) else value
+
+    @field_validator("*")  # every number, also of fields added later
+    @classmethod
+    def _in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        # Every number here reaches datetime arithmetic or a count: one out of range (1E+125, -5) is
+        # refused here, as an InvalidItemError naming the field, instead of an OverflowError later.
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
+        low, high = _RANGES.get(info.field_name or "", (0, MAX_EPOCH))
+        if not low <= value <= high:
+            shown = f"{Decimal(value):.3e}" if abs(value) > 10**15 else str(value)  # 1E+125 has 126 digits
+            raise ValueError(f"{shown} is outside {low}..{high}")
+        return value
+
+    @property
+    def item_key(self) -> str:
+        return f"{self.user_name}#{self.old_key_id}"
+
+    @property
+    def where(self) -> str:
+        return f"account {self.account_id} user {self.user_name} key {self.old_key_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        plain = self.model_dump(mode="json", exclude_none=True)  # nested too: absent, never NULL
+        plain["item_key"] = self.item_key
+        return {key: _serializer.serialize(value) for key, value in plain.items()}
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> ExpiryItem:
+        try:
+            return cls.model_validate(plain)
+        except ValidationError as exc:
+            fields = ", ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)
+            )
+            ident = f"account {plain.get('account_id', '?')} item {plain.get('item_key', '?')}"
+            raise InvalidItemError(f"expiry item of {ident} is not usable ({fields})") from None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ExpiryItem:
+        return cls.from_plain({key: _deserializer.deserialize(value) for key, value in item.items()})
+
+
+class LeaseConflict(IkrError):
+    """A conditional journal write failed: another run holds (or finished) this rotation.
+
+    `found` is the item as it is now (None: gone). Never carries a secret."""
+
+    def __init__(self, item: ExpiryItem, found: ExpiryItem | None) -> None:
+        owner = found.run_id if found is not None else None
+        super().__init__(f"{item.where}: rotation owned by run {owner or '?'}")
+        self.item = item
+        self.found = found
+
+
+class ExpiryTable:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+        self._db = dynamodb
+        self.name = table_name
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def create(self) -> bool:
+        """Create the table with stream and TTL; False when it was there already (TTL is ensured)."""
+        created = True
+        try:
+            self._db.create_table(
+                TableName=self.name,
+                AttributeDefinitions=[
+                    {"AttributeName": "account_id", "AttributeType": "S"},
+                    {"AttributeName": "item_key", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "account_id", "KeyType": "HASH"},
+                    {"AttributeName": "item_key", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            created = False
+        self._db.get_waiter("table_exists").wait(TableName=self.name)
+        ttl = self._db.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            self._db.update_time_to_live(
+                TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+            )
+        return created
+
+    def _describe(self) -> dict[str, Any]:
+        try:
+            return dict(self._db.describe_table(TableName=self.name)["Table"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise SettingsError(
+                    f"expiry table {self.name} does not exist here: run `ikr bootstrap`, or set "
+                    "IAM_KEY_ROTATOR_TABLE to the table of your central stack"
+                ) from None
+            raise
+
+    def check(self) -> None:
+        """Fail early, with a message saying what to do, when the table is missing."""
+        self._describe()
+
+    def stream_arn(self) -> str:
+        arn = self._describe().get("LatestStreamArn")
+        if not isinstance(arn, str) or not arn:
+            raise SettingsError(f"table {self.name} has no stream: it was not made by `ikr bootstrap`")
+        return arn
+
+    # -- reading --------------------------------------------------------------------------------
+    def for_account(self, account_id: str) -> list[ExpiryItem]:
+        return list(self._query(account_id))
+
+    def for_user(self, account_id: str, user_name: str) -> list[ExpiryItem]:
+        return list(self._query(account_id, prefix=f"{user_name}#"))
+
+    def _query(self, account_id: str, prefix: str | None = None) -> Iterator[ExpiryItem]:
+        condition = "account_id = :a" + (" AND begins_with(item_key, :p)" if prefix else "")
+        values: dict[str, Any] = {":a": {"S": account_id}}
+        if prefix:
+            values[":p"] = {"S": prefix}
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.name,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+        ):
+            for raw in page["Items"]:
+                if _is_tombstone(raw):
+                    continue  # the destructor's own record of a handled REMOVE: no one else's business
+                item = _valid(raw)
+                if item is not None:
+                    yield item
+
+    # -- the rotation journal and its lease -------------------------------------------------------
+    # Every journal write is conditional on the writer still owning the lease (`run_id`), so a run
+    # that was paused past its lease and overtaken can never write over the run that took over.
+    def get(self, account_id: str, item_key: str) -> ExpiryItem | None:
+        raw = self._db.get_item(
+            TableName=self.name,
+            Key={"account_id": {"S": account_id}, "item_key": {"S": item_key}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _valid(raw) if raw else None
+
+    def begin(self, item: ExpiryItem) -> None:
+        """Take the lease on a new rotation; LeaseConflict (with the item found) if the item exists."""
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
+            ),
+        )
+
+    def take_over(self, item: ExpiryItem, owner: str, lease_until: int) -> ExpiryItem:
+        """Take an expired lease from the run that held it, only if nobody else did first."""
+        updated = item.model_copy(update={"run_id": owner, "lease_until": lease_until})
+        values: dict[str, Any] = {":s": {"S": item.state.value}}
+        condition = "#s = :s"
+        if item.run_id is None:
+            condition += " AND attribute_not_exists(run_id)"
+        else:
+            condition += " AND run_id = :o"
+            values[":o"] = {"S": item.run_id}
+        if item.lease_until is None:
+            condition += " AND attribute_not_exists(lease_until)"
+        else:
+            condition += " AND lease_until = :u"
+            values[":u"] = {"N": str(item.lease_until)}
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name,
+                Item=updated.to_item(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=values,
+            ),
+        )
+        return updated
+
+    def advance(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
+        """Move a rotation on, only from the state it was read in and only while `item.run_id` owns it."""
+        updated = item.model_copy(update=changes)
+        self._conditional(
+            item,
+            lambda: self._db.put_item(
+                TableName=self.name,
+                Item=updated.to_item(),
+                ConditionExpression=self._owned,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._owner_values(item),
+            ),
+        )
+        return updated
+
+    def drop(self, item: ExpiryItem) -> None:
+        """Remove a journal item this run owns (an undone or abandoned rotation)."""
+        self._conditional(
+            item,
+            lambda: self._db.delete_item(
+                TableName=self.name,
+                Key=self._key(item),
+                ConditionExpression=self._owned,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._owner_values(item),
+            ),
+        )
+
+    def end_lease(self, item: ExpiryItem, ended_at: int) -> ExpiryItem:
+        """An operator's word that the lease holder is dead: the next run resumes or undoes at once."""
+        return self.take_over(item, item.run_id or "", ended_at)
+
+    _owned = "#s = :s AND run_id = :o"
+
+    @staticmethod
+    def _owner_values(item: ExpiryItem) -> dict[str, Any]:
+        return {":s": {"S": item.state.value}, ":o": {"S": item.run_id or ""}}
+
+    def _conditional(self, item: ExpiryItem, write: Any) -> None:
+        try:
+            write()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise LeaseConflict(item, self.get(item.account_id, item.item_key)) from None
+
+    def remove(self, item: ExpiryItem) -> None:
+        """Remove an item whatever its state, as TTL would (tests, hand repair)."""
+        self._db.delete_item(TableName=self.name, Key=self._key(item))
+
+    def put(self, item: ExpiryItem) -> None:
+        self._db.put_item(TableName=self.name, Item=item.to_item())
+
+    # -- the destructor's answers to stream records ---------------------------------------------
+    def handled(self, item: ExpiryItem, suffix: str = "") -> ExpiryItem | None:
+        """What is at the item's key now (a tombstone included), read consistently."""
+        raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
+        return _valid(raw) if raw else None
+
+    def settle(self, item: ExpiryItem, suffix: str = "") -> bool:
+        """Write the answer to a record only where nothing is; False when another write got there first."""
+        record = item.to_item()
+        record["item_key"] = {"S": item.item_key + suffix}
+        try:
+            self._db.put_item(TableName=self.name, Item=record, ConditionExpression="attribute_not_exists(item_key)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def resettle(self, item: ExpiryItem, event: str) -> bool:
+        """Replace this record's answer (a retry after a failed key change); False if it is not there."""
+        try:
+            self._db.put_item(TableName=self.name, Item=item.to_item(), **_answering(event))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def unsettle(self, item: ExpiryItem, event: str, suffix: str = "") -> None:
+        """Take back this record's answer (the key stays after all); someone else's write is left."""
+        try:
+            self._db.delete_item(TableName=self.name, Key=self._key(item, suffix), **_answering(event))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def claim_notices(self, item: ExpiryItem, event: str, now: datetime, suffix: str = "") -> bool:
+        """The one handling of a record that tells people: True for the first caller only."""
+        answering = _answering(event)
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=self._key(item, suffix),
+                UpdateExpression="SET #h.#n = :now",
+                ConditionExpression=f"{answering['ConditionExpression']} AND attribute_not_exists(#h.#n)",
+                ExpressionAttributeNames={**answering["ExpressionAttributeNames"], "#n": "noticed_at"},
+                ExpressionAttributeValues={**answering["ExpressionAttributeValues"], ":now": {"N": str(epoch(now))}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- expiry ---------------------------------------------------------------------------------
+    def sweep(self, now: datetime) -> list[ExpiryItem]:
+        """Remove scheduled items whose time has passed, as TTL would (TTL may lag by days).
+
+        The removal time is written first, so a destructor with another clock still sees the item
+        as expired when the sweep ran. Tombstones past their time go too (not returned: nothing
+        is left to do for them; the destructor ignores their removal).
+        """
+        removed: list[ExpiryItem] = []
+        cutoff = epoch(now)
+        paginator = self._db.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.name,
+            FilterExpression="(#s = :scheduled OR #s = :retired) AND #e <= :now",
+            ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={
+                ":scheduled": {"S": State.SCHEDULED.value},
+                ":retired": {"S": State.RETIRED.value},
+                ":now": {"N": str(cutoff)},
+            },
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                if _is_tombstone(raw):
+                    self._drop_tombstone(raw, cutoff)
+                    continue
+                item = _valid(raw)
+                if item is not None and self._remove_swept(item, cutoff):
+                    removed.append(item)
+        return removed
+
+    def _remove_swept(self, item: ExpiryItem, cutoff: int) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=self._key(item),
+                UpdateExpression="SET swept_at = :now",
+                ConditionExpression="#s = :scheduled AND #e <= :now",
+                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
+            )
+            self._db.delete_item(
+                TableName=self.name,
+                Key=self._key(item),
+                ConditionExpression="swept_at = :now",
+                ExpressionAttributeValues={":now": {"N": str(cutoff)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False  # TTL or another run removed or changed it first
+            raise
+        return True
+
+    def _drop_tombstone(self, raw: dict[str, Any], cutoff: int) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self.name,
+                Key={"account_id": raw["account_id"], "item_key": raw["item_key"]},
+                ConditionExpression="#s = :retired AND #e <= :now",
+                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":retired": {"S": State.RETIRED.value}, ":now": {"N": str(cutoff)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
+        return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key + suffix}}
+
+
+def _is_tombstone(raw: dict[str, Any]) -> bool:
+    return raw.get("state") == {"S": State.RETIRED.value}
+
+
+def _answering(event: str) -> dict[str, Any]:
+    """The condition that the item at the key is the answer to the stream record `event`."""
+    return {
+        "ConditionExpression": "#h.#ev = :event",
+        "ExpressionAttributeNames": {"#h": "handling", "#ev": "event"},
+        "ExpressionAttributeValues": {":event": {"S": event}},
+    }
+
+
+def _valid(raw: dict[str, Any]) -> ExpiryItem | None:
+    """An item ikr can act on, or None after an error log: one bad item never stops a run."""
+    try:
+        return ExpiryItem.from_item(raw)
+    except InvalidItemError as exc:
+        logger.error("expiry item ignored", extra={"reason": str(exc)})
+        return None
+
+
+def pending_old_keys(items: Iterable[ExpiryItem], now: datetime) -> dict[str, list[PendingOld]]:
+    """Old keys recorded for deletion, per user, as `decide` takes them (a `failed` item: given up)."""
+    pending: dict[str, list[PendingOld]] = {}
+    for item in items:
+        if item.state in (State.SCHEDULED, State.FAILED):
+            expires = from_epoch(item.expires_at) if item.expires_at is not None else now
+            pending.setdefault(item.user_name, []).append(
+                PendingOld(
+                    key_id=item.old_key_id,
+                    expires_at=expires,
+                    gave_up=item.state is State.FAILED,
+                    unrecorded=item.unrecorded,
+                )
+            )
+    return pending

@@ -1,0 +1,68 @@
+"""Writing a new key pair into the user's own account for machines: a Secrets Manager secret or an
+SSM SecureString parameter, as JSON `{"AccessKeyId": ..., "SecretAccessKey": ...}`.
+
+A secret that does not exist yet is created and tagged `IKR:MANAGED=true`; otherwise a new version
+is put, and Secrets Manager keeps the one before as AWSPREVIOUS. A parameter is overwritten (SSM
+keeps its history). Writing the same pair twice (a rerun after a crash) is harmless. A refused
+write is a failed delivery; its message names the target and AWS's error code, never AWS's message,
+which can echo the value. A write whose answer was lost, or was a 5xx, may have happened: uncertain.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
+from pydantic import SecretStr
+
+from central.aws import clients as aws
+from central.domain.delivery import Delivery, Via
+from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.redaction import remember
+
+MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
+
+
+def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: SecretStr, where: str) -> str:
+    """Store the pair; the version written (for the owner's notice). `where` names account and user."""
+    assert delivery.name is not None
+    remember(secret.get_secret_value())
+    payload = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
+    try:
+        if delivery.via is Via.SECRETS_MANAGER:
+            return _put_secret(session, delivery.name, payload, where)
+        version = aws.ssm(session).put_parameter(
+            Name=delivery.name, Value=payload, Type="SecureString", Overwrite=True
+        )["Version"]
+        return str(version)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise DeliveryUncertain(
+                f"{where}: writing the new key to {delivery.where} failed with {code} after the "
+                "request was taken: it may have been written"
+            ) from None
+        raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {code}") from None
+    except (ReadTimeoutError, ConnectionClosedError) as exc:
+        raise DeliveryUncertain(
+            f"{where}: the answer to writing the new key to {delivery.where} was lost ({type(exc).__name__}): it "
+            "may have been written"
+        ) from None
+    except BotoCoreError as exc:
+        raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {type(exc).__name__}") from None
+
+
+def _put_secret(session: boto3.Session, name: str, payload: str, where: str) -> str:
+    secrets = aws.secretsmanager(session)
+    try:
+        return secrets.put_secret_value(SecretId=name, SecretString=payload)["VersionId"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    return secrets.create_secret(
+        Name=name,
+        SecretString=payload,
+        Description=f"IAM access key pair kept current by ikr ({where})",
+        Tags=[{"Key": MANAGED_TAG_KEY, "Value": MANAGED_TAG_VALUE}],
+    )["VersionId"]

@@ -1,0 +1,143 @@
+"""Secrets ikr keeps in the owning account's SSM Parameter Store, all SecureStrings:
+
+- `/ikr/secret/iam/<USERNAME>`: the user's Fernet key that encrypts mailed key pairs;
+- `/ikr/secret/iam/<USERNAME>/pending`: a new key pair between its creation and its delivery, so a
+  run that dies after mailing it can mail the same pair again instead of replacing it. Removed as
+  soon as the delivery is recorded; never in the expiry table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+from pydantic import SecretStr
+
+from central.domain import crypto
+from central.domain.errors import SecretStoreError
+from central.domain.model import Frozen
+from central.domain.redaction import remember
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+PATH = "/ikr/secret/iam/"
+
+
+_SSM_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def parameter_name(user_name: str) -> str:
+    """`/ikr/secret/iam/<USERNAME>`, the original tool's contract, for every name SSM can hold.
+
+    IAM user names may also contain `+ = , @` (john.doe@corp is common); SSM parameter names may
+    not. Such a user's name is hex-encoded under `x/`, which no plain name can collide with.
+    """
+    if _SSM_SAFE.fullmatch(user_name):
+        return f"{PATH}{user_name}"
+    return f"{PATH}x/{user_name.encode('utf-8').hex()}"
+
+
+def pending_name(user_name: str) -> str:
+    return f"{parameter_name(user_name)}/pending"
+
+
+class PendingKey(Frozen):
+    key_id: str
+    secret: SecretStr
+
+
+class UserKeyStore:
+    def __init__(self, ssm: SSMClient, account_id: str) -> None:
+        self._ssm = ssm
+        self._account_id = account_id
+
+    def get(self, user_name: str) -> str | None:
+        try:
+            key = self._ssm.get_parameter(Name=parameter_name(user_name), WithDecryption=True)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise self._error("read", user_name, exc) from None
+        remember(key)  # a Fernet key, read or just made: scrubbed from any text ikr repeats
+        return key
+
+    def get_or_create(self, user_name: str) -> str:
+        """The user's key, made on first use; a key made concurrently by someone else wins."""
+        existing = self.get(user_name)
+        if existing is not None:
+            return existing
+        try:
+            self._ssm.put_parameter(
+                Name=parameter_name(user_name),
+                Value=crypto.new_key(),
+                Type="SecureString",
+                Description=f"ikr: key that encrypts the access keys mailed to IAM user {user_name}",
+                Overwrite=False,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
+                raise self._error("create", user_name, exc, sent_secret=True) from None
+        created = self.get(user_name)
+        if created is None:
+            raise SecretStoreError(f"account {self._account_id} user {user_name}: key vanished after creation")
+        return created
+
+    def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
+        remember(secret.get_secret_value())
+        pair = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
+        try:
+            self._ssm.put_parameter(
+                Name=pending_name(user_name),
+                Value=pair,
+                Type="SecureString",
+                Description=f"ikr: new key of IAM user {user_name} until its delivery is recorded",
+                Overwrite=True,
+            )
+        except ClientError as exc:
+            raise self._error("write", user_name, exc, pending_name(user_name), sent_secret=True) from None
+
+    def get_pending(self, user_name: str) -> PendingKey | None:
+        try:
+            value = self._ssm.get_parameter(Name=pending_name(user_name), WithDecryption=True)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise self._error("read", user_name, exc, pending_name(user_name)) from None
+        remember(value)
+        try:
+            pair = json.loads(value)
+            secret = pair["SecretAccessKey"]
+            remember(secret)
+            return PendingKey(key_id=pair["AccessKeyId"], secret=SecretStr(secret))
+        except (ValueError, KeyError, TypeError):
+            return None  # not what ikr writes: treat as absent (the key is then rolled back)
+
+    def delete_pending(self, user_name: str) -> None:
+        self._delete(pending_name(user_name), user_name)
+
+    def delete(self, user_name: str) -> bool:
+        """Remove the user's key; False when there was none."""
+        return self._delete(parameter_name(user_name), user_name)
+
+    def _delete(self, name: str, user_name: str) -> bool:
+        try:
+            self._ssm.delete_parameter(Name=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return False
+            raise self._error("delete", user_name, exc, name) from None
+        return True
+
+    def _error(
+        self, verb: str, user_name: str, exc: ClientError, name: str | None = None, sent_secret: bool = False
+    ) -> SecretStoreError:
+        error = exc.response["Error"]
+        # After a write, only the code: a validation message may quote the value sent, the secret.
+        reason = error["Code"] if sent_secret else f"{error['Code']}: {error.get('Message', '')}"
+        return SecretStoreError(
+            f"account {self._account_id} user {user_name}: cannot {verb} SSM parameter "
+            f"{name or parameter_name(user_name)}: {reason}"
+        )

@@ -1,0 +1,1 @@
+"""Use cases of telling people: mail content, mailers, webhooks, admin notices."""

@@ -1,0 +1,44 @@
+"""Mail back ends behind one interface, chosen by MAIL_CLIENT."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from central.aws import clients as aws
+from central.notify.mailers.base import Mail, Mailer, read_secret_parameter
+from central.notify.mailers.mailgun import MailgunMailer
+from central.notify.mailers.ses import SesMailer
+from central.notify.mailers.smtp import SmtpMailer
+from central.settings import MailClient, Settings
+
+if TYPE_CHECKING:
+    import boto3
+
+__all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_mailer"]
+
+
+def build_mailer(settings: Settings, central: boto3.Session) -> Mailer:
+    sender = str(settings.MAIL_FROM)
+    if settings.MAIL_CLIENT is MailClient.SES:
+        return SesMailer(aws.ses(central), sender)
+    if settings.MAIL_CLIENT is MailClient.MAILGUN:
+        assert settings.MAILGUN_API_URL  # the settings model checks both
+        assert settings.MAILGUN_API_KEY_NAME
+        key_name = settings.MAILGUN_API_KEY_NAME
+        return MailgunMailer(
+            settings.MAILGUN_API_URL,
+            sender,
+            api_key=lambda: read_secret_parameter(aws.ssm(central), key_name, "Mailgun API key"),
+        )
+    assert settings.SMTP_SERVER
+    password_name = settings.SMTP_PASSWORD_PARAMETER
+    return SmtpMailer(
+        settings.SMTP_SERVER,
+        settings.SMTP_PORT,
+        settings.SMTP_PROTOCOL,
+        sender,
+        settings.smtp_user,
+        password=(lambda: read_secret_parameter(aws.ssm(central), password_name, "SMTP password"))
+        if password_name
+        else None,
+    )

@@ -1,0 +1,1 @@
+"""Use cases of retirement: the destructor deletes (or keeps) old keys when their expiry item ends."""

@@ -1,0 +1,1 @@
+"""Use cases of rotation: discover, scan, decide, lease, rotate, deliver, journal."""

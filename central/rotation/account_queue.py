@@ -1,0 +1,167 @@
+"""The account queue: one SQS message per opted-in account, from the rotator to the account worker.
+
+A message holds all the worker needs to rotate the account without a discovery of its own: the
+account with its inherited policy and where each part came from, the run's instant and id, and the
+old keys the run's sweep just removed there (their destructor may not have run yet: those users
+show pending, not two keys). `part` counts the passes over one account: a worker that runs low on
+time queues the account again as the next part.
+
+Sending is SendMessageBatch, 10 messages (and at most 256 KiB) a call. botocore retries a call that
+failed; entries SQS refused inside a good answer are not retried by it, so they are sent once more,
+unless SQS blames the message itself (SenderFault). What still fails is reported per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from central.aws.expiry_table import ExpiryItem, State
+from central.domain import bounds
+from central.domain.errors import aws_reason
+from central.domain.model import Account
+from central.domain.scope import AccountScope, Days
+from central.rotation.run import AccountWork
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+MAX_BATCH = 10  # SendMessageBatch's limit
+MAX_BATCH_BYTES = 256 * 1024  # SQS's limit on one message and on a whole batch
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SweptKey(_Message):
+    """An old key the run's sweep removed from the table: its user shows pending meanwhile."""
+
+    user_name: str = Field(min_length=1)
+    old_key_id: str = Field(min_length=1)
+    started_at: int = Field(ge=0, le=bounds.MAX_EPOCH)
+    expires_at: int | None = Field(None, ge=0, le=bounds.MAX_EPOCH)
+    new_key_id: str | None = None
+
+
+class AccountMessage(_Message):
+    version: Literal[1] = 1
+    run_id: str = Field(min_length=1, max_length=64)
+    now: AwareDatetime
+    account: Account  # id, name and OU path; tags left out: the policy below is already resolved
+    enabled_source: str
+    rotate_after: Days
+    delete_after: Days
+    swept: tuple[SweptKey, ...] = ()
+    part: int = Field(1, ge=1)
+
+    @field_validator("now")
+    @classmethod
+    def _sane_now(cls, value: datetime) -> datetime:
+        return bounds.check_now(value)  # the worker adds up to a century to it
+
+    @classmethod
+    def for_work(cls, work: AccountWork) -> AccountMessage:
+        account = work.scope.account
+        return cls(
+            run_id=work.run_id,
+            now=work.now,
+            account=account.model_copy(
+                update={"tags": (), "path": tuple(unit.model_copy(update={"tags": ()}) for unit in account.path)}
+            ),
+            enabled_source=work.scope.enabled_source,
+            rotate_after=work.scope.rotate_after,
+            delete_after=work.scope.delete_after,
+            swept=tuple(
+                SweptKey(
+                    user_name=item.user_name,
+                    old_key_id=item.old_key_id,
+                    started_at=item.started_at,
+                    expires_at=item.expires_at,
+                    new_key_id=item.new_key_id,
+                )
+                for item in work.being_deleted
+            ),
+        )
+
+    def work(self) -> AccountWork:
+        scope = AccountScope(
+            account=self.account,
+            enabled=True,  # only opted-in accounts with sound tags are queued
+            enabled_source=self.enabled_source,
+            rotate_after=self.rotate_after,
+            delete_after=self.delete_after,
+        )
+        swept = tuple(
+            ExpiryItem(account_id=self.account.id, state=State.SCHEDULED, **key.model_dump()) for key in self.swept
+        )
+        return AccountWork(scope=scope, now=self.now, run_id=self.run_id, being_deleted=swept)
+
+    def next_part(self) -> AccountMessage:
+        return self.model_copy(update={"part": self.part + 1})
+
+    def body(self) -> str:
+        return self.model_dump_json()
+
+
+@dataclass(frozen=True)
+class QueueFailure:
+    account_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Refused:
+    reason: str
+    final: bool  # no point sending it again (the message is at fault, or botocore already retried)
+
+
+class AccountQueue:
+    def __init__(self, sqs: SQSClient, url: str) -> None:
+        self._sqs = sqs
+        self.url = url
+
+    def send(self, messages: Sequence[AccountMessage]) -> list[QueueFailure]:
+        failures: list[QueueFailure] = []
+        for batch in _batches(messages):
+            entries = {str(index): message for index, message in enumerate(batch)}
+            refused = self._send(entries)
+            again = {entry: entries[entry] for entry, why in refused.items() if not why.final}
+            if again:
+                refused = {entry: why for entry, why in refused.items() if why.final} | self._send(again)
+            failures.extend(QueueFailure(entries[entry].account.id, why.reason) for entry, why in refused.items())
+        return failures
+
+    def _send(self, entries: dict[str, AccountMessage]) -> dict[str, _Refused]:
+        try:
+            response = self._sqs.send_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": entry, "MessageBody": message.body()} for entry, message in entries.items()],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return dict.fromkeys(entries, _Refused(aws_reason(exc), final=True))
+        return {
+            failed["Id"]: _Refused(
+                f"{failed['Code']}: {failed.get('Message', '')}".rstrip(": "), final=failed["SenderFault"]
+            )
+            for failed in response.get("Failed", [])
+        }
+
+
+def _batches(messages: Sequence[AccountMessage]) -> Iterator[list[AccountMessage]]:
+    batch: list[AccountMessage] = []
+    size = 0
+    for message in messages:
+        length = len(message.body().encode("utf-8"))
+        if batch and (len(batch) == MAX_BATCH or size + length > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += length
+    if batch:
+        yield batch

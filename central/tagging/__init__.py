@@ -1,0 +1,1 @@
+"""The helper command that tags IAM users from a JSON file."""
