@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import boto3
@@ -12,26 +11,10 @@ from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.clock import KEY_SERVICES, Clock, fixed_clock, refuse_turned_clock, system_clock
-from central.notify.admin import AdminNotifier
-from central.notify.mailers import Mailer, build_mailer
-from central.notify.webhook import Notifier, NullNotifier, build_notifier
+from central.collaborators import Services
+from central.notify.mailers import build_mailer
+from central.notify.webhook import build_notifier
 from central.settings import AccessSettings, Settings
-
-
-@dataclass
-class Services:
-    settings: Settings
-    central: boto3.Session
-    broker: SessionBroker
-    table: ExpiryTable
-    mailer: Mailer
-    clock: Clock
-    notifier: Notifier = field(default_factory=NullNotifier)
-
-    @property
-    def admin(self) -> AdminNotifier:
-        address = self.settings.ADMIN_EMAIL
-        return AdminNotifier(self.mailer, str(address) if address else None)
 
 
 def run_clock(

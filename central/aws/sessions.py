@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
 
+Session = boto3.Session  # what use cases name, so only this package imports boto3
+
 
 def iso_timestamp(value: Any) -> datetime:
     """botocore's timestamp parser for member sessions, fast for the ISO 8601 that AWS's XML answers

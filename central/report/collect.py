@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from central.aws import clients as aws
 from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, fetch_credential_report
 from central.aws.expiry_table import ExpiryItem
+from central.collaborators import Services
 from central.domain.errors import IkrError, UsageError, aws_reason
 from central.domain.inventory import access_keys, all_users, managed_users
 from central.domain.model import IamUser
@@ -37,7 +38,6 @@ from central.report.build import (
 )
 from central.report.rows import AccountRow, AccountState, Report, ReportRow
 from central.rotation.run import account_scopes
-from central.wiring import Services
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

@@ -49,6 +49,7 @@ from central.aws.expiry_table import (
 )
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore
+from central.collaborators import Services
 from central.domain.errors import IkrError, aws_reason
 from central.domain.inventory import access_keys
 from central.domain.model import AccessKey, KeyStatus
@@ -56,7 +57,6 @@ from central.notify.admin import AdminNotifier
 from central.notify.mailers.base import Mailer
 from central.notify.webhook import Event, Notice, Notifier, NullNotifier
 from central.retirement import notices as retirement_notices
-from central.wiring import Services
 
 if TYPE_CHECKING:
     import boto3

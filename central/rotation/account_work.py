@@ -23,12 +23,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from central.collaborators import Services
 from central.domain.model import json_kind
 from central.domain.results import AccountResult, AccountStatus
 from central.notify.run_notices import USER_METRICS
 from central.rotation.account_queue import AccountMessage, AccountQueue
 from central.rotation.run import run_account
-from central.wiring import Services
 
 logger = Logger(service="ikr")
 

@@ -12,10 +12,10 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
+from central.collaborators import Services
 from central.domain.results import AccountResult, AccountStatus
 from central.rotation.account_queue import AccountMessage, AccountQueue
 from central.rotation.run import AccountWork, gate, prepare_run
-from central.wiring import Services
 
 logger = Logger(service="ikr")
 

@@ -21,13 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryItem
 from central.aws.organizations import discover
+from central.collaborators import Services
 from central.concurrency import ordered_map
 from central.domain.errors import AccountAccessError, IkrError, UsageError, aws_reason
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
 from central.domain.tags import ENABLED
 from central.rotation.account import RotationContext, new_run_id, rotate_account_part
-from central.wiring import Services
 
 logger = Logger(service="ikr")
 

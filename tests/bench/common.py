@@ -17,9 +17,9 @@ from botocore.client import BaseClient
 from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.clock import system_clock
+from central.collaborators import Services
 from central.notify.mailers.base import Mail, Mailer
 from central.settings import Settings
-from central.wiring import Services
 
 TABLE = "ikr-bench"
 

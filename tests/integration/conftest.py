@@ -12,9 +12,9 @@ from moto import mock_aws
 from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.clock import system_clock
+from central.collaborators import Services
 from central.notify.mailers.base import Mail, Mailer
 from central.settings import Settings
-from central.wiring import Services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 
 TABLE = "ikr-expiry-test"

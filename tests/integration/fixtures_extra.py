@@ -14,11 +14,11 @@ import pytest
 from central.aws.expiry_table import ExpiryItem
 from central.aws.ssm_secrets import parameter_name, pending_name
 from central.clock import fixed_clock
+from central.collaborators import Services
 from central.domain import crypto
 from central.domain.results import AccountResult, RunResult, UserResult
 from central.notify.mailers.base import Mail
 from central.rotation.rotate import JOURNAL_STATES
-from central.wiring import Services
 from tests.integration.conftest import Harness, RecordingMailer, make_harness, make_services
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 

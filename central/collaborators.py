@@ -1,0 +1,31 @@
+"""What a use case is handed: the settings, the clock, the central account's AWS session, the
+broker into member accounts, the expiry table, the mailer and the notifier. `central.wiring` builds
+one per run or invocation; use cases take it and never build their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from central.aws.expiry_table import ExpiryTable
+from central.aws.sessions import Session, SessionBroker
+from central.clock import Clock
+from central.notify.admin import AdminNotifier
+from central.notify.mailers import Mailer
+from central.notify.webhook import Notifier, NullNotifier
+from central.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    central: Session
+    broker: SessionBroker
+    table: ExpiryTable
+    mailer: Mailer
+    clock: Clock
+    notifier: Notifier = field(default_factory=NullNotifier)
+
+    @property
+    def admin(self) -> AdminNotifier:
+        address = self.settings.ADMIN_EMAIL
+        return AdminNotifier(self.mailer, str(address) if address else None)
