@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,6 @@ sweeps: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.scale
+
+bench-cpu: $(STAMP)  # a steady-state run's CPU against the floor of its own AWS calls (issue 15's goal)
+	$(BIN)/python -m tests.bench.cpu_floor
