@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from central.aws import clients as aws
+from central.aws.s3 import Bucket
 from central.domain.errors import SettingsError
 from central.report.collect import collect_report
 from central.report.publish import mail_summary, publish, summary_mail
@@ -36,7 +37,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     services = build_services(settings, purpose="report", changes_keys=False)  # it reads keys, never changes them
     report = collect_report(services)
     region = services.central.region_name or aws.DEFAULT_REGION
-    published = publish(aws.s3(services.central), bucket, region, report, render_html(report), render_json(report))
+    published = publish(
+        Bucket(aws.s3(services.central), bucket), region, report, render_html(report), render_json(report)
+    )
     subject, lines = summary_mail(report, published)
     mailed = bool(settings.ADMIN_EMAIL) and mail_summary(services.mailer, str(settings.ADMIN_EMAIL), subject, lines)
     s = report.summary

@@ -78,6 +78,11 @@ def default_session() -> boto3.Session:
     return session
 
 
+def region_session(region: str | None) -> boto3.Session:
+    """A session of the usual credential chain in `region`; without one, `default_session()`."""
+    return boto3.Session(region_name=region) if region else default_session()
+
+
 # Clients are thread-safe and cost tens of milliseconds to build: one per session and service.
 _clients: weakref.WeakKeyDictionary[boto3.Session, dict[str, Any]] = weakref.WeakKeyDictionary()
 _clients_lock = threading.Lock()
@@ -140,6 +145,11 @@ def sqs(session: boto3.Session) -> SQSClient:
 def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
     client: SecretsManagerClient = _client(session, "secretsmanager")
     return client
+
+
+def cloudformation(session: boto3.Session) -> Any:
+    """No type stubs for CloudFormation here: only `central.aws.cloudformation` calls it."""
+    return _client(session, "cloudformation")
 
 
 @cache

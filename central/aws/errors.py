@@ -59,6 +59,8 @@ NOT_FOUND_CODES = frozenset(
         "NoSuchKey",
         "AccountNotFoundException",
         "StackSetNotFoundException",
+        "NotFound",  # S3 HeadObject: a HEAD answer has no body, so botocore names the status
+        "404",
     }
 )
 ACCESS_DENIED_CODES = frozenset(

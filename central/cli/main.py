@@ -7,16 +7,17 @@ import argparse
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import create_model
 
 from central import __version__
 from central.aws import clients as aws
+from central.aws.entry_failures import untranslated_aws_failures
 from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
@@ -24,7 +25,7 @@ from central.cli import commands as reading
 from central.cli.progress import Progress
 from central.deploy import command as deploying
 from central.domain import bounds, crypto
-from central.domain.errors import IkrError, SettingsError, UsageError, aws_reason
+from central.domain.errors import IkrError, SettingsError, UsageError
 from central.domain.summary import run_lines
 from central.notify.run_notices import notify_failures, tell_the_run
 from central.rotation.run import run_rotation
@@ -167,15 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _route_logs(args.log_level)
     try:
-        return int(_COMMANDS[args.command](args))
+        with untranslated_aws_failures():  # missing credentials: a SettingsError
+            return int(_COMMANDS[args.command](args))
     except (SettingsError, UsageError) as exc:
         print(f"ikr: {exc}", file=sys.stderr)
         return BAD_USAGE
-    except NoCredentialsError:
-        print("ikr: no AWS credentials found (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
-        return BAD_USAGE
-    except (IkrError, ClientError, BotoCoreError) as exc:
-        print(f"ikr: {exc if isinstance(exc, IkrError) else aws_reason(exc)}", file=sys.stderr)
+    except IkrError as exc:
+        print(f"ikr: {exc}", file=sys.stderr)
         return FAILED
 
 
@@ -229,7 +228,8 @@ def _end_lease(args: argparse.Namespace) -> int:
 
 def _stream_pump(args: argparse.Namespace) -> int:
     from central.aws.stream_pump import Checkpoint, pump  # noqa: PLC0415 - only this command needs it
-    from handlers import destructor  # noqa: PLC0415 - the pump stands in for Lambda invoking the handler
+    from central.retirement.destroy import DestroyContext  # noqa: PLC0415
+    from central.retirement.stream_batch import destroy_batch  # noqa: PLC0415
 
     if not args.checkpoint.parent.is_dir():
         raise UsageError(f"--checkpoint {args.checkpoint}: folder {args.checkpoint.parent} does not exist")
@@ -238,11 +238,15 @@ def _stream_pump(args: argparse.Namespace) -> int:
     session = aws.default_session()
     # The destructor deletes keys: a turned clock is refused before the stream is read, not per batch.
     run_clock(settings, session, args.now, changes_keys=True)
-    if args.now is not None:
-        os.environ["IKR_NOW"] = args.now.isoformat()  # the handler reads its clock from the environment
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a terminal
+
+    def destructor(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """What the destructor Lambda does with a batch, with fresh collaborators per batch as per invocation;
+        the outcome counts are CloudWatch's metrics, not a terminal's."""
+        services = build_services(settings, session, purpose="destroy", now=args.now)
+        return destroy_batch(event, context, DestroyContext.from_services(services), Counter())
+
     table = ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE)
-    result = pump(aws.dynamodbstreams(session), table.stream_arn(), destructor.handler, Checkpoint(args.checkpoint))
+    result = pump(aws.dynamodbstreams(session), table.stream_arn(), destructor, Checkpoint(args.checkpoint))
     print(
         f"stream-pump: {result.records} record(s) in {result.batches} batch(es) handed to the destructor, "
         f"{result.failed} left for a retry"

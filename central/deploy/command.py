@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from central.aws import clients as aws
+from central.aws.cloudformation import CloudFormation
+from central.aws.deploy_target import DeployTarget
+from central.aws.s3 import Bucket
 from central.deploy import artifact, template
-from central.deploy.stack import StackDeployer, existing_stack, missing_required, stack_parameters
+from central.deploy.stack import StackDeployer, missing_required, stack_parameters
 from central.deploy.stackset import StackSetDeployer
 from central.domain.errors import UsageError
 
@@ -171,15 +173,14 @@ def deploy(args: argparse.Namespace) -> int:
     if refused:
         raise UsageError(f"not parameters of the central stack you may set: {', '.join(refused)}")
     code = _artifact(options.artifact)
-    session = boto3.Session(region_name=options.region) if options.region else aws.default_session()
-    region = str(session.region_name)
-    # No stubs for CloudFormation and S3 here; the clients are used through this module only.
-    cf: Any = session.client("cloudformation", config=aws.BOTO_CONFIG)
-    s3: Any = session.client("s3", config=aws.BOTO_CONFIG)
-    org = aws.organizations(session)
+    session = aws.region_session(options.region)
+    target = DeployTarget(session)
+    region = target.region
+    cf = CloudFormation(aws.cloudformation(session))
+    bucket = Bucket(aws.s3(session), options.bucket)
     parameters = dict(options.parameters)
     if "OrganizationId" not in parameters:
-        parameters["OrganizationId"] = str(org.describe_organization()["Organization"]["Id"])
+        parameters["OrganizationId"] = target.organization_id()
     code_key = f"ikr/lambda-{code.sha256[:20]}.zip"
     template_key = f"ikr/templates/central-{artifact.sha256_of(template.CENTRAL_TEMPLATE)[:20]}.yaml"
     parameters.update(ArtifactBucket=options.bucket, ArtifactKey=code_key)
@@ -188,8 +189,8 @@ def deploy(args: argparse.Namespace) -> int:
     missing = missing_required(known, chosen, creating=previous is None)
     if missing:
         raise UsageError(f"the central stack needs: {', '.join(missing)} (give them with --parameter KEY=VALUE)")
-    upload(s3, options.bucket, code_key, code.path)
-    upload(s3, options.bucket, template_key, template.CENTRAL_TEMPLATE)
+    upload(bucket, code_key, code.path)
+    upload(bucket, template_key, template.CENTRAL_TEMPLATE)
     url = f"https://{options.bucket}.s3.{region}.amazonaws.com/{template_key}"
     deployer = StackDeployer(cf, print)
     # The central stack's roles carry no names of their own: CAPABILITY_IAM is enough.
@@ -202,8 +203,8 @@ def deploy(args: argparse.Namespace) -> int:
     if not outputs:
         print(f"stackset {name}: planned once the central stack exists (it names the roles the member role trusts)")
         return 0
-    call_as = options.call_as or call_as_for(session, org)
-    ous = options.target_ous or [str(root["Id"]) for root in org.list_roots()["Roots"]]
+    call_as = options.call_as or call_as_for(target)
+    ous = options.target_ous or target.root_ids()
     StackSetDeployer(cf, print, call_as).deploy(
         name,
         template.MEMBER_TEMPLATE.read_text(encoding="utf-8"),
@@ -246,22 +247,18 @@ _FROM_PARAMETERS = {
 }
 
 
-def central_values(cf: Any, name: str) -> dict[str, str]:
+def central_values(cf: CloudFormation, name: str) -> dict[str, str]:
     """The central stack's outputs. moto 5.2 keeps the outputs of a stack made through a change set
     from the empty template it started with (none): the values the StackSet needs are then read from
     the stack's resources and parameters instead, which is what the outputs say on AWS."""
-    current = existing_stack(cf, name) or {}
+    current = cf.stack(name) or {}
     if current.get("StackStatus") in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS"):
         return {}
     values = {str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in current.get("Outputs") or []}
     if not current or all(key in values for key in _MEMBER_PARAMETERS_FROM_OUTPUTS.values()):
         return values
     partition, account = str(current["StackId"]).split(":")[1], str(current["StackId"]).split(":")[4]
-    roles = {
-        str(r["LogicalResourceId"]): str(r.get("PhysicalResourceId", ""))
-        for page in cf.get_paginator("list_stack_resources").paginate(StackName=name)
-        for r in page["StackResourceSummaries"]
-    }
+    roles = cf.stack_resources(name)
     for output, logical in _FROM_RESOURCES.items():
         values.setdefault(output, f"arn:{partition}:iam::{account}:role/{roles[logical]}")
     parameters = {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in current.get("Parameters") or []}
@@ -277,28 +274,22 @@ def member_parameters(outputs: dict[str, str]) -> dict[str, str]:
     return {key: outputs[output] for key, output in _MEMBER_PARAMETERS_FROM_OUTPUTS.items()}
 
 
-def previous_parameters(cf: Any, name: str) -> dict[str, str] | None:
+def previous_parameters(cf: CloudFormation, name: str) -> dict[str, str] | None:
     """The parameters of the stack as deployed; None when it is yet to be created."""
-    current = existing_stack(cf, name)
+    current = cf.stack(name)
     if current is None or current["StackStatus"] == "REVIEW_IN_PROGRESS":
         return None
     return {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in current.get("Parameters") or []}
 
 
-def upload(s3: Any, bucket: str, key: str, path: Path) -> None:
+def upload(bucket: Bucket, key: str, path: Path) -> None:
     """Content-named keys: an object already there is the same bytes, so it is not sent again."""
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
+    if bucket.has(key):
         return
-    except s3.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    s3.upload_file(str(path), bucket, key)
-    print(f"uploaded s3://{bucket}/{key}")
+    bucket.upload(path, key)
+    print(f"uploaded {bucket.uri(key)}")
 
 
-def call_as_for(session: boto3.Session, org: Any) -> str:
+def call_as_for(target: DeployTarget) -> str:
     """SELF in the management account, DELEGATED_ADMIN anywhere else (a registered delegated administrator)."""
-    me = aws.sts(session).get_caller_identity()["Account"]
-    management = org.describe_organization()["Organization"]["MasterAccountId"]
-    return "SELF" if me == management else "DELEGATED_ADMIN"
+    return "SELF" if target.in_management_account() else "DELEGATED_ADMIN"

@@ -1,6 +1,6 @@
 """Create or update one CloudFormation stack through a change set, showing it first and the progress after.
 
-The client is passed in; `sleep` and `clock` too, so tests run without waiting.
+The CloudFormation adapter is passed in; `sleep` and `clock` too, so tests run without waiting.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from central.aws.cloudformation import CloudFormation
 from central.deploy import display
 from central.domain.errors import IkrError
 
@@ -29,16 +28,6 @@ class StackResult:
     name: str
     action: str  # CREATE, UPDATE, NONE (nothing to change) or DRY-RUN
     outputs: dict[str, str] = field(default_factory=dict)
-
-
-def existing_stack(cf: Any, name: str) -> dict[str, Any] | None:
-    try:
-        stacks = cf.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in str(exc.response["Error"].get("Message", "")):
-            return None
-        raise
-    return dict(stacks[0]) if stacks else None
 
 
 def stack_parameters(
@@ -67,7 +56,7 @@ def missing_required(template_parameters: Mapping[str, Any], chosen: list[dict[s
 class StackDeployer:
     def __init__(
         self,
-        cf: Any,
+        cf: CloudFormation,
         out: Printer,
         poll_seconds: float = 5.0,
         timeout_seconds: float = 3600.0,
@@ -90,7 +79,7 @@ class StackDeployer:
         dry_run: bool,
     ) -> StackResult:
         """`template` is {"TemplateURL": ...} or {"TemplateBody": ...}."""
-        current = existing_stack(self._cf, name)
+        current = self._cf.stack(name)
         status = str(current["StackStatus"]) if current else None
         if status == "ROLLBACK_COMPLETE":
             raise DeployFailed(
@@ -102,39 +91,39 @@ class StackDeployer:
         kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         change_set = f"ikr-{datetime.now(UTC):%Y%m%d%H%M%S}"
         created = self._cf.create_change_set(
-            StackName=name,
-            ChangeSetName=change_set,
+            name,
+            change_set,
             ChangeSetType=kind,
             Parameters=parameters,
             Capabilities=capabilities,
             Description="ikr deploy",
             **template,
         )
-        described = self._wait_for_change_set(created["Id"])
+        described = self._wait_for_change_set(created)
         reason = str(described.get("StatusReason", ""))
         if described["Status"] == "FAILED" and not any(text in reason for text in _NO_CHANGES):
             raise DeployFailed(f"change set for stack {name} failed: {reason}")
-        changes = [] if described["Status"] == "FAILED" else self._changes(created["Id"], described)
+        changes = [] if described["Status"] == "FAILED" else self._changes(created, described)
         if kind == "UPDATE" and not changes:
             # AWS fails a change set without changes; moto makes an empty one. Either way: nothing to do.
             self._out(f"stack {name}: no changes")
-            self._cf.delete_change_set(ChangeSetName=created["Id"])
+            self._cf.delete_change_set(created)
             return StackResult(name, "NONE", self.outputs(name))
         self._out(f"stack {name}: change set {change_set} ({kind}):")
         for line in display.change_lines(changes):
             self._out(line)
         if dry_run:
-            self._cf.delete_change_set(ChangeSetName=created["Id"])
+            self._cf.delete_change_set(created)
             if kind == "CREATE":  # the empty REVIEW_IN_PROGRESS stack the change set made
-                self._cf.delete_stack(StackName=name)
+                self._cf.delete_stack(name)
             self._out(f"stack {name}: dry run, nothing executed")
             return StackResult(name, "DRY-RUN")
-        before = {event["EventId"] for event in self._events(name)}
-        self._cf.execute_change_set(ChangeSetName=created["Id"])
+        before = {event["EventId"] for event in self._cf.stack_events(name)}
+        self._cf.execute_change_set(created)
         final = self._wait_for_stack(name, set(before))
         if final not in display.SUCCEEDED:
             failures = display.failure_lines(
-                reversed([event for event in self._events(name) if event["EventId"] not in before])
+                reversed([event for event in self._cf.stack_events(name) if event["EventId"] not in before])
             )
             detail = "\n".join(failures) if failures else "  (CloudFormation gave no failing resource)"
             raise DeployFailed(f"stack {name} ended {final}; failing resources:\n{detail}")
@@ -145,14 +134,14 @@ class StackDeployer:
         return StackResult(name, kind, outputs)
 
     def outputs(self, name: str) -> dict[str, str]:
-        current = existing_stack(self._cf, name) or {}
+        current = self._cf.stack(name) or {}
         return {str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in current.get("Outputs") or []}
 
     def _changes(self, change_set_id: str, first: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         changes = list(first.get("Changes") or [])
         token = first.get("NextToken")
         while token:
-            page = self._cf.describe_change_set(ChangeSetName=change_set_id, NextToken=token)
+            page = self._cf.change_set(change_set_id, token)
             changes.extend(page.get("Changes") or [])
             token = page.get("NextToken")
         return changes
@@ -160,25 +149,21 @@ class StackDeployer:
     def _wait_for_change_set(self, change_set_id: str) -> dict[str, Any]:
         deadline = self._clock() + self._timeout
         while True:
-            described = dict(self._cf.describe_change_set(ChangeSetName=change_set_id))
+            described = self._cf.change_set(change_set_id)
             if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
                 return described
             if self._clock() > deadline:
                 raise DeployFailed(f"change set {change_set_id} still {described['Status']} after {self._timeout:.0f}s")
             self._sleep(self._poll)
 
-    def _events(self, name: str) -> list[dict[str, Any]]:
-        """The stack's events, newest first, as CloudFormation gives them (first page is enough per poll)."""
-        return [dict(event) for event in self._cf.describe_stack_events(StackName=name).get("StackEvents", [])]
-
     def _wait_for_stack(self, name: str, seen: set[str]) -> str:
         deadline = self._clock() + self._timeout
         while True:
-            fresh = [event for event in self._events(name) if event["EventId"] not in seen]
+            fresh = [event for event in self._cf.stack_events(name) if event["EventId"] not in seen]  # first page
             for event in reversed(fresh):
                 seen.add(event["EventId"])
                 self._out("  " + display.event_line(event))
-            current = existing_stack(self._cf, name)
+            current = self._cf.stack(name)
             status = str(current["StackStatus"]) if current else "DELETE_COMPLETE"
             if display.is_terminal(status):
                 return status

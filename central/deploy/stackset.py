@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from central.aws.cloudformation import CloudFormation
 from central.deploy.stack import DeployFailed, Printer
 
 _DONE = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -33,7 +32,7 @@ def api_settings(properties: Mapping[str, Any]) -> dict[str, Any]:
 class StackSetDeployer:
     def __init__(
         self,
-        cf: Any,
+        cf: CloudFormation,
         out: Printer,
         call_as: str,
         poll_seconds: float = 10.0,
@@ -50,13 +49,7 @@ class StackSetDeployer:
         self._clock = clock
 
     def exists(self, name: str) -> bool:
-        try:
-            self._cf.describe_stack_set(StackSetName=name, CallAs=self._call_as)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "StackSetNotFoundException":
-                return False
-            raise
-        return True
+        return self._cf.stack_set_exists(name, self._call_as)
 
     def deploy(
         self,
@@ -83,7 +76,6 @@ class StackSetDeployer:
             self._out(f"stackset {name}: dry run, nothing changed")
             return
         common = {
-            "StackSetName": name,
             "Description": str(properties.get("Description", "ikr member role")),
             "TemplateBody": template_body,
             "Parameters": stack_parameters,
@@ -91,19 +83,13 @@ class StackSetDeployer:
             **settings,
         }
         if exists:
-            operation = self._cf.update_stack_set(**common, OperationPreferences=preferences)["OperationId"]
+            operation = self._cf.update_stack_set(name, **common, OperationPreferences=preferences)
             self._wait(name, operation, "update")
         else:
-            self._cf.create_stack_set(**common)
-        operation = self._cf.create_stack_instances(
-            StackSetName=name,
-            DeploymentTargets={"OrganizationalUnitIds": list(organizational_units)},
-            Regions=[region],
-            OperationPreferences=preferences,
-            CallAs=self._call_as,
-        )["OperationId"]
+            self._cf.create_stack_set(name, **common)
+        operation = self._cf.create_stack_instances(name, organizational_units, [region], preferences, self._call_as)
         self._wait(name, operation, "instances")
-        instances = self._cf.list_stack_instances(StackSetName=name, CallAs=self._call_as).get("Summaries", [])
+        instances = self._cf.stack_instances(name, self._call_as)
         accounts = sorted({str(instance["Account"]) for instance in instances})
         self._out(f"stackset {name}: member role in {len(accounts)} account(s): {', '.join(accounts) or '-'}")
 
@@ -111,9 +97,7 @@ class StackSetDeployer:
         deadline = self._clock() + self._timeout
         last = ""
         while True:
-            operation = self._cf.describe_stack_set_operation(
-                StackSetName=name, OperationId=operation_id, CallAs=self._call_as
-            )["StackSetOperation"]
+            operation = self._cf.stack_set_operation(name, operation_id, self._call_as)
             status = str(operation["Status"])
             if status != last:
                 self._out(f"  stackset {name} {what} operation {operation_id}: {status}")
@@ -131,9 +115,7 @@ class StackSetDeployer:
             )
 
     def _failures(self, name: str, operation_id: str) -> list[str]:
-        results = self._cf.list_stack_set_operation_results(
-            StackSetName=name, OperationId=operation_id, CallAs=self._call_as
-        ).get("Summaries", [])
+        results = self._cf.operation_results(name, operation_id, self._call_as)
         lines = [
             f"  account {result.get('Account', '?')} {result.get('Region', '?')}: {result.get('Status', '?')}: "
             f"{result.get('StatusReason', 'no reason given')}"

@@ -19,16 +19,15 @@ import requests
 from aws_lambda_powertools import Logger
 from pydantic import Field, SecretStr
 
-from central.aws import clients as aws
+from central.aws.parameters import CentralParameters
 from central.domain.errors import DeliveryError
 from central.domain.model import Frozen
 from central.domain.redaction import remember
 from central.notify.mailers.base import read_secret_parameter
 
 if TYPE_CHECKING:
-    import boto3
-
     from central.aws.expiry_table import ExpiryItem
+    from central.aws.sessions import Session
     from central.settings import Settings
 
 logger = Logger(service="ikr")
@@ -135,12 +134,13 @@ def _kind(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def build_notifier(settings: Settings, central: boto3.Session) -> Notifier:
+def build_notifier(settings: Settings, central: Session) -> Notifier:
     url = settings.NOTIFY_WEBHOOK_URL
     if url is not None:
         remember(url.get_secret_value())
         return WebhookNotifier(lambda: url)
     parameter = settings.NOTIFY_WEBHOOK_URL_PARAMETER
     if parameter:
-        return WebhookNotifier(lambda: read_secret_parameter(aws.ssm(central), parameter, "webhook URL"))
+        parameters = CentralParameters(central)
+        return WebhookNotifier(lambda: read_secret_parameter(parameters.secret, parameter, "webhook URL"))
     return NullNotifier()

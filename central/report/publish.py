@@ -13,19 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from central.domain.errors import DeliveryError, IkrError, SettingsError, aws_reason
+from central.aws.errors import AwsError, AwsNotFound
+from central.aws.s3 import Bucket
+from central.domain.errors import DeliveryError, IkrError, SettingsError
 from central.notify.mailers.base import Mail, Mailer
 from central.report.render_text import summary_line
 from central.report.rows import Report
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 logger = Logger(service="ikr")
 
@@ -63,30 +60,21 @@ def object_keys(report: Report) -> dict[str, str]:
     }
 
 
-def publish(s3: S3Client, bucket: str, region: str, report: Report, html: str, json_text: str) -> Published:
+def publish(bucket: Bucket, region: str, report: Report, html: str, json_text: str) -> Published:
     """Write the dated pair, then the `latest` pair (so `latest` never names a report not yet written)."""
     keys = object_keys(report)
     bodies = {"json": json_text, "html": html}
     try:
         for name, key in keys.items():
             kind = name.rsplit(".", 1)[-1]
-            s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=bodies[kind].encode("utf-8"),
-                ContentType=_TYPES[kind],
-                CacheControl="no-cache",
-            )
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code == "NoSuchBucket":
-            raise SettingsError(
-                f"report bucket {bucket} does not exist: set IKR_REPORT_BUCKET to the central stack's report bucket"
-            ) from None
-        raise PublishError(f"report bucket {bucket}: {aws_reason(exc)}") from None
-    except BotoCoreError as exc:
-        raise PublishError(f"report bucket {bucket}: {aws_reason(exc)}") from None
-    return Published(bucket=bucket, region=region, keys=keys)
+            bucket.put(key, bodies[kind].encode("utf-8"), _TYPES[kind])
+    except AwsNotFound:  # PutObject's only "not found" is the bucket's
+        raise SettingsError(
+            f"report bucket {bucket.name} does not exist: set IKR_REPORT_BUCKET to the central stack's report bucket"
+        ) from None
+    except AwsError as exc:
+        raise PublishError(f"report bucket {bucket.name}: {exc.reason}") from None
+    return Published(bucket=bucket.name, region=region, keys=keys)
 
 
 def summary_mail(report: Report, published: Published) -> tuple[str, list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from central.aws.cloudformation import CloudFormation
 from central.deploy.command import central_values
 from tests.deploy.conftest import tiny_artifact
 from tests.deploy.policy_eval import Request, evaluate
@@ -40,7 +41,7 @@ class Deployed:
 
     def outputs(self) -> dict[str, str]:
         """The stack's outputs as `ikr deploy` reads them (moto drops a change-set stack's own outputs)."""
-        values = central_values(self.client("cloudformation"), STACK)
+        values = central_values(CloudFormation(self.client("cloudformation")), STACK)
         resources = self.client("cloudformation").list_stack_resources(StackName=STACK)["StackResourceSummaries"]
         physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
         names = {

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from central.aws.cloudformation import CloudFormation
 from central.deploy import display
 from central.deploy.stack import DeployFailed, StackDeployer, stack_parameters
 
@@ -74,7 +75,7 @@ class ScriptedCloudFormation:
 
 def run(cf: ScriptedCloudFormation) -> tuple[list[str], Any]:
     lines: list[str] = []
-    deployer = StackDeployer(cf, lines.append, sleep=lambda _: None)
+    deployer = StackDeployer(CloudFormation(cf), lines.append, sleep=lambda _: None)
     try:
         return lines, deployer.deploy("ikr-central", {"TemplateURL": "https://b.s3.amazonaws.com/t"}, [], [], False)
     except DeployFailed as exc:

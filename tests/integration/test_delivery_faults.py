@@ -23,6 +23,7 @@ from moto.ses.models import ses_backends
 from pydantic import SecretStr
 
 from central.aws import clients as aws
+from central.aws.ses import SesSender
 from central.domain.errors import DeliveryError, DeliveryUncertain
 from central.notify.mailers import MailgunMailer, SesMailer, SmtpMailer, build_mailer
 from central.notify.mailers import mailgun as mailgun_module
@@ -279,7 +280,7 @@ SES_CASES = [
 def test_ses_fault(ses: Any, plan: list[str], expected: str, took: bool):
     fault = SesFault(ses, plan)
 
-    result, text = outcome(lambda: SesMailer(ses, "ikr@example.com").send(MAIL))
+    result, text = outcome(lambda: SesMailer(SesSender(ses), "ikr@example.com").send(MAIL))
 
     assert result == expected, text
     assert (sent_by_ses() > 0) == took
@@ -294,7 +295,7 @@ def test_ses_throttled_past_the_retries_is_refused(ses: Any, monkeypatch: pytest
     faults = Faults(monkeypatch)
     faults.throttle([True])
 
-    result, text = outcome(lambda: SesMailer(ses, "ikr@example.com").send(MAIL))
+    result, text = outcome(lambda: SesMailer(SesSender(ses), "ikr@example.com").send(MAIL))
 
     assert result == REFUSED
     assert "Throttling" in text

@@ -10,6 +10,7 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from central.aws import clients as aws
+from central.aws.ses import SesSender
 from central.domain.results import Outcome
 from central.notify.mailers.ses import SesMailer
 from central.rotation.run import run_rotation
@@ -42,7 +43,7 @@ class _Body:
 def _ses_harness(central: boto3.Session) -> Harness:
     harness = clean_harness(central)
     central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    harness.services.mailer = SesMailer(aws.ses(central), "ikr@example.com")
+    harness.services.mailer = SesMailer(SesSender(aws.ses(central)), "ikr@example.com")
     return harness
 
 

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from moto import mock_aws
 from pydantic import SecretStr
 
+from central.aws.ses import SesSender
 from central.domain.errors import DeliveryError
 from central.notify.mailers import Mail, MailgunMailer, SesMailer, SmtpMailer, build_mailer
 from central.settings import Settings, SmtpProtocol
@@ -282,7 +283,7 @@ def test_ses_sends_from_a_verified_address(central: boto3.Session):
     ses = central.client("ses")
     ses.verify_email_identity(EmailAddress="ikr@example.com")
 
-    SesMailer(ses, "ikr@example.com").send(MAIL)
+    SesMailer(SesSender(ses), "ikr@example.com").send(MAIL)
 
     (sent,) = ses_backends["123456789012"]["us-east-1"].sent_messages
     assert sent.source == "ikr@example.com"
@@ -292,7 +293,7 @@ def test_ses_sends_from_a_verified_address(central: boto3.Session):
 
 def test_ses_refusing_an_unverified_sender_is_a_delivery_error(central: boto3.Session):
     with pytest.raises(DeliveryError, match=r"SES refused the mail to alice@example\.com: MessageRejected"):
-        SesMailer(central.client("ses"), "ikr@example.com").send(MAIL)
+        SesMailer(SesSender(central.client("ses")), "ikr@example.com").send(MAIL)
 
 
 def settings(**values: object) -> Settings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from central.aws import clients as aws
+from central.aws.parameters import CentralParameters
+from central.aws.ses import SesSender
 from central.notify.mailers.base import Mail, Mailer, read_secret_parameter
 from central.notify.mailers.mailgun import MailgunMailer
 from central.notify.mailers.ses import SesMailer
@@ -12,15 +14,16 @@ from central.notify.mailers.smtp import SmtpMailer
 from central.settings import MailClient, Settings
 
 if TYPE_CHECKING:
-    import boto3
+    from central.aws.sessions import Session
 
 __all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_mailer"]
 
 
-def build_mailer(settings: Settings, central: boto3.Session) -> Mailer:
+def build_mailer(settings: Settings, central: Session) -> Mailer:
     sender = str(settings.MAIL_FROM)
     if settings.MAIL_CLIENT is MailClient.SES:
-        return SesMailer(aws.ses(central), sender)
+        return SesMailer(SesSender(aws.ses(central)), sender)
+    parameters = CentralParameters(central)
     if settings.MAIL_CLIENT is MailClient.MAILGUN:
         assert settings.MAILGUN_API_URL  # the settings model checks both
         assert settings.MAILGUN_API_KEY_NAME
@@ -28,7 +31,7 @@ def build_mailer(settings: Settings, central: boto3.Session) -> Mailer:
         return MailgunMailer(
             settings.MAILGUN_API_URL,
             sender,
-            api_key=lambda: read_secret_parameter(aws.ssm(central), key_name, "Mailgun API key"),
+            api_key=lambda: read_secret_parameter(parameters.secret, key_name, "Mailgun API key"),
         )
     assert settings.SMTP_SERVER
     password_name = settings.SMTP_PASSWORD_PARAMETER
@@ -38,7 +41,7 @@ def build_mailer(settings: Settings, central: boto3.Session) -> Mailer:
         settings.SMTP_PROTOCOL,
         sender,
         settings.smtp_user,
-        password=(lambda: read_secret_parameter(aws.ssm(central), password_name, "SMTP password"))
+        password=(lambda: read_secret_parameter(parameters.secret, password_name, "SMTP password"))
         if password_name
         else None,
     )

@@ -14,17 +14,14 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr
 
+from central.aws.errors import AwsError
 from central.domain.errors import DeliveryError, DeliveryUncertain
 from central.domain.model import Frozen
-from central.domain.redaction import remember
-
-if TYPE_CHECKING:
-    from mypy_boto3_ssm import SSMClient
 
 _MAX_UNEXPECTED = 200  # characters of an unexpected exception's text kept in the DeliveryError
 
@@ -85,16 +82,10 @@ class Mailer(ABC):
         refused before it was accepted, DeliveryUncertain when it may have been accepted."""
 
 
-def read_secret_parameter(ssm: SSMClient, parameter: str, purpose: str) -> SecretStr:
-    """A secret the central account keeps in SSM (SMTP password, Mailgun key, webhook URL)."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - keeps botocore out of pure imports
-
+def read_secret_parameter(read: Callable[[str], SecretStr], parameter: str, purpose: str) -> SecretStr:
+    """A secret the central account keeps in SSM (SMTP password, Mailgun key, webhook URL), read with
+    `read` (`central.aws.parameters.CentralParameters.secret`); a failure is the delivery's refusal."""
     try:
-        value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    except ClientError as exc:
-        error = exc.response["Error"]
-        raise DeliveryError(f"cannot read the {purpose} from SSM parameter {parameter}: {error['Code']}") from None
-    except BotoCoreError as exc:
-        raise DeliveryError(f"cannot read the {purpose} from SSM parameter {parameter}: {type(exc).__name__}") from None
-    remember(value)
-    return SecretStr(value)
+        return read(parameter)
+    except AwsError as exc:
+        raise DeliveryError(f"cannot read the {purpose} from SSM parameter {parameter}: {exc.code}") from None
