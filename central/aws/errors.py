@@ -42,7 +42,6 @@ THROTTLING_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "SlowDown",
-        "LimitExceededException",  # Organizations' and STS's word for throttling
     }
 )
 SERVER_CODES = frozenset(
@@ -81,7 +80,10 @@ CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanc
 EXISTS_CODES = frozenset(
     {"EntityAlreadyExists", "ParameterAlreadyExists", "ResourceExistsException", "AlreadyExistsException"}
 )
-LIMIT_CODES = frozenset({"LimitExceeded", "ParameterLimitExceeded", "ServiceQuotaExceededException"})
+# CloudFormation's and DynamoDB's LimitExceededException is a quota (stacks, tables), not throttling.
+LIMIT_CODES = frozenset(
+    {"LimitExceeded", "LimitExceededException", "ParameterLimitExceeded", "ServiceQuotaExceededException"}
+)
 INVALID_CODES = frozenset(
     {
         "ValidationError",
