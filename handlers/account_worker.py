@@ -30,10 +30,12 @@ from central.aws import clients as aws
 from central.rotation.account_queue import AccountQueue
 from central.rotation.account_work import STOP_WITH_MS_LEFT, screen, work_on
 from central.settings import Settings, load_settings
+from central.startup import settle_garbage_collector
 from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="account-worker")
+settle_garbage_collector()  # once per execution environment, after the imports
 # A batch whose every record failed is answered, not raised: each failure was already logged.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -16,10 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central.retirement.destroy import DestroyContext
 from central.retirement.stream_batch import destroy_batch
 from central.settings import load_settings
+from central.startup import settle_garbage_collector
 from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")
+settle_garbage_collector()  # once per execution environment, after the imports
 
 
 @metrics.log_metrics

@@ -21,10 +21,12 @@ from central.report.publish import mail_summary, publish, summary_mail
 from central.report.render_html import render_html
 from central.report.render_text import render_json
 from central.settings import Settings, load_settings
+from central.startup import settle_garbage_collector
 from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="reporter")
+settle_garbage_collector()  # once per execution environment, after the imports
 
 
 @metrics.log_metrics

@@ -15,10 +15,12 @@ from central.rotation.account_queue import AccountQueue
 from central.rotation.fanout import queue_run
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
+from central.startup import settle_garbage_collector
 from central.wiring import build_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
+settle_garbage_collector()  # once per execution environment, after the imports
 
 
 @metrics.log_metrics

@@ -30,6 +30,7 @@ from central.domain.summary import run_lines
 from central.notify.run_notices import notify_failures, tell_the_run
 from central.rotation.run import run_rotation
 from central.settings import AccessSettings, Settings, load_settings
+from central.startup import settle_garbage_collector
 from central.tagging import tag_users as tagging
 from central.wiring import build_services, run_clock
 
@@ -165,6 +166,7 @@ def _route_logs(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    settle_garbage_collector()
     args = parser().parse_args(argv)
     _route_logs(args.log_level)
     try:

@@ -9,6 +9,8 @@ garbage collection.
 
 Three child processes, so no run warms another's caches: the recording run, the measured run
 (process CPU time, the share of it spent in the garbage collector, peak memory), and the replay.
+The measured run and the replay both settle the garbage collector as ikr's entry points do
+(`central/startup.py`), so the ratio compares like with like.
 
     python -m tests.bench.cpu_floor [--accounts 1000] [--users 1000] [--managed 100] [--concurrency 16]
 """
@@ -36,6 +38,7 @@ from central.aws import clients as aws
 from central.aws.sessions import iso_timestamp
 from central.domain.results import Outcome
 from central.rotation.run import run_rotation
+from central.startup import settle_garbage_collector
 from tests.bench.common import bench_services, fake_credentials, peak_rss_mb, quiet
 from tests.bench.standin import StandIn
 
@@ -84,6 +87,7 @@ def _child_record(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_ikr(params: dict[str, Any]) -> dict[str, Any]:
+    settle_garbage_collector()  # as every entry point does at start
     timer = _GcTimer()
     with _stand_in(params).installed():
         gc.callbacks.append(timer)
@@ -96,6 +100,7 @@ def _child_ikr(params: dict[str, Any]) -> dict[str, Any]:
 
 def _child_floor(params: dict[str, Any]) -> dict[str, Any]:
     calls: list[Call] = pickle.loads(Path(params["calls_file"]).read_bytes())
+    settle_garbage_collector()  # the floor gets the same collector as ikr: a fair comparison
     with _stand_in(params).installed():  # the stand-in answers clients made inside the block
         session = boto3.Session(region_name=aws.DEFAULT_REGION)  # one loader for all
         # botocore as ikr configures it (its fast ISO timestamps), so the floor is not slower than ikr

@@ -1,0 +1,41 @@
+"""The entry points' start-up settles the garbage collector: start-up's objects frozen, young
+collections rarer; each handler and `ikr` does it when loaded."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from central.startup import OLDER_GENERATIONS, YOUNG_GENERATION, settle_garbage_collector
+
+
+def test_settling_freezes_what_exists_and_raises_the_young_threshold(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(gc, "set_threshold", lambda *values: thresholds.append(values))
+    frozen: list[bool] = []
+    thresholds: list[tuple[int, ...]] = []
+    settle_garbage_collector()
+    assert frozen == [True]
+    assert thresholds == [(YOUNG_GENERATION, *OLDER_GENERATIONS)]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "import handlers.rotator",
+        "import handlers.account_worker",
+        "import handlers.destructor",
+        "import handlers.reporter",
+        "from central.cli import main; main(['tag-users', '/nonexistent.json'])",
+    ],
+)
+def test_every_entry_point_settles_the_collector_at_start(start: str):
+    """A fresh interpreter: a handler once imported (Lambda's init phase), `ikr` once started, has
+    start-up's objects frozen and the young generation at ikr's threshold."""
+    probe = f"import gc\n{start}\nprint(gc.get_freeze_count() > 0, gc.get_threshold()[0])"
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "ikr-test", "PATH": ""}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["True", str(YOUNG_GENERATION)]
