@@ -211,3 +211,9 @@ def aws_call(operation: str, resource: str = "") -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, operation, resource) from exc
+
+
+def reason_of(exc: IkrError) -> str:
+    """What a row or log line about one account or user shows: for an `AwsError` AWS's own reason (the
+    row names the account and user already), for any other ikr error its message."""
+    return exc.reason if isinstance(exc, AwsError) else str(exc)

@@ -19,8 +19,10 @@ only finishes what is left; readers of the table never see tombstones (`for_acco
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -28,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from central.aws.errors import AwsConditionFailed, aws_call
 from central.domain.bounds import MAX_DAYS, MAX_DESTROY_ATTEMPTS, MAX_EPOCH
 from central.domain.errors import IkrError, InvalidItemError, SettingsError
 from central.domain.policy import PendingOld
@@ -218,13 +221,24 @@ class LeaseConflict(IkrError):
 
 
 class ExpiryTable:
+    """Every failure comes out as an `AwsError` (central.aws.errors) naming the table and the item; a
+    lost conditional write as `LeaseConflict`, or as False from the destructor's writes."""
+
     def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._db = dynamodb
         self.name = table_name
 
+    def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
+        where = f"table {self.name}" + (f" {item.where}" if item is not None else "")
+        return aws_call(f"dynamodb:{operation}", where)
+
     # -- set-up ---------------------------------------------------------------------------------
     def create(self) -> bool:
         """Create the table with stream and TTL; False when it was there already (TTL is ensured)."""
+        with self._call("CreateTable"):
+            return self._create()
+
+    def _create(self) -> bool:
         created = True
         try:
             self._db.create_table(
@@ -253,15 +267,19 @@ class ExpiryTable:
         return created
 
     def _describe(self) -> dict[str, Any]:
-        try:
-            return dict(self._db.describe_table(TableName=self.name)["Table"])
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+        with self._call("DescribeTable"):
+            try:
+                return dict(self._db.describe_table(TableName=self.name)["Table"])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
                 raise SettingsError(
                     f"expiry table {self.name} does not exist here: run `ikr bootstrap`, or set "
                     "IAM_KEY_ROTATOR_TABLE to the table of your central stack"
                 ) from None
-            raise
+            except NoCredentialsError:
+                # Usually the first AWS call of a command: a setting to fix, said so (exit code 2).
+                raise SettingsError("no AWS credentials found (set AWS_PROFILE or the AWS_* variables)") from None
 
     def check(self) -> None:
         """Fail early, with a message saying what to do, when the table is missing."""
@@ -275,10 +293,12 @@ class ExpiryTable:
 
     # -- reading --------------------------------------------------------------------------------
     def for_account(self, account_id: str) -> list[ExpiryItem]:
-        return list(self._query(account_id))
+        with aws_call("dynamodb:Query", f"table {self.name} account {account_id}"):
+            return list(self._query(account_id))
 
     def for_user(self, account_id: str, user_name: str) -> list[ExpiryItem]:
-        return list(self._query(account_id, prefix=f"{user_name}#"))
+        with aws_call("dynamodb:Query", f"table {self.name} account {account_id} user {user_name}"):
+            return list(self._query(account_id, prefix=f"{user_name}#"))
 
     def _query(self, account_id: str, prefix: str | None = None) -> Iterator[ExpiryItem]:
         condition = "account_id = :a" + (" AND begins_with(item_key, :p)" if prefix else "")
@@ -303,17 +323,19 @@ class ExpiryTable:
     # Every journal write is conditional on the writer still owning the lease (`run_id`), so a run
     # that was paused past its lease and overtaken can never write over the run that took over.
     def get(self, account_id: str, item_key: str) -> ExpiryItem | None:
-        raw = self._db.get_item(
-            TableName=self.name,
-            Key={"account_id": {"S": account_id}, "item_key": {"S": item_key}},
-            ConsistentRead=True,
-        ).get("Item")
+        with aws_call("dynamodb:GetItem", f"table {self.name} account {account_id} item {item_key}"):
+            raw = self._db.get_item(
+                TableName=self.name,
+                Key={"account_id": {"S": account_id}, "item_key": {"S": item_key}},
+                ConsistentRead=True,
+            ).get("Item")
         return _valid(raw) if raw else None
 
     def begin(self, item: ExpiryItem) -> None:
         """Take the lease on a new rotation; LeaseConflict (with the item found) if the item exists."""
         self._conditional(
             item,
+            "PutItem",
             lambda: self._db.put_item(
                 TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
             ),
@@ -336,6 +358,7 @@ class ExpiryTable:
             values[":u"] = {"N": str(item.lease_until)}
         self._conditional(
             item,
+            "PutItem",
             lambda: self._db.put_item(
                 TableName=self.name,
                 Item=updated.to_item(),
@@ -351,6 +374,7 @@ class ExpiryTable:
         updated = item.model_copy(update=changes)
         self._conditional(
             item,
+            "PutItem",
             lambda: self._db.put_item(
                 TableName=self.name,
                 Item=updated.to_item(),
@@ -365,6 +389,7 @@ class ExpiryTable:
         """Remove a journal item this run owns (an undone or abandoned rotation)."""
         self._conditional(
             item,
+            "DeleteItem",
             lambda: self._db.delete_item(
                 TableName=self.name,
                 Key=self._key(item),
@@ -384,25 +409,27 @@ class ExpiryTable:
     def _owner_values(item: ExpiryItem) -> dict[str, Any]:
         return {":s": {"S": item.state.value}, ":o": {"S": item.run_id or ""}}
 
-    def _conditional(self, item: ExpiryItem, write: Any) -> None:
+    def _conditional(self, item: ExpiryItem, operation: str, write: Any) -> None:
         try:
-            write()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            with self._call(operation, item):
+                write()
+        except AwsConditionFailed:
             raise LeaseConflict(item, self.get(item.account_id, item.item_key)) from None
 
     def remove(self, item: ExpiryItem) -> None:
         """Remove an item whatever its state, as TTL would (tests, hand repair)."""
-        self._db.delete_item(TableName=self.name, Key=self._key(item))
+        with self._call("DeleteItem", item):
+            self._db.delete_item(TableName=self.name, Key=self._key(item))
 
     def put(self, item: ExpiryItem) -> None:
-        self._db.put_item(TableName=self.name, Item=item.to_item())
+        with self._call("PutItem", item):
+            self._db.put_item(TableName=self.name, Item=item.to_item())
 
     # -- the destructor's answers to stream records ---------------------------------------------
     def handled(self, item: ExpiryItem, suffix: str = "") -> ExpiryItem | None:
         """What is at the item's key now (a tombstone included), read consistently."""
-        raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
+        with self._call("GetItem", item):
+            raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
         return _valid(raw) if raw else None
 
     def settle(self, item: ExpiryItem, suffix: str = "") -> bool:
@@ -410,47 +437,46 @@ class ExpiryTable:
         record = item.to_item()
         record["item_key"] = {"S": item.item_key + suffix}
         try:
-            self._db.put_item(TableName=self.name, Item=record, ConditionExpression="attribute_not_exists(item_key)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            with self._call("PutItem", item):
+                self._db.put_item(
+                    TableName=self.name, Item=record, ConditionExpression="attribute_not_exists(item_key)"
+                )
+        except AwsConditionFailed:
+            return False
         return True
 
     def resettle(self, item: ExpiryItem, event: str) -> bool:
         """Replace this record's answer (a retry after a failed key change); False if it is not there."""
         try:
-            self._db.put_item(TableName=self.name, Item=item.to_item(), **_answering(event))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            with self._call("PutItem", item):
+                self._db.put_item(TableName=self.name, Item=item.to_item(), **_answering(event))
+        except AwsConditionFailed:
+            return False
         return True
 
     def unsettle(self, item: ExpiryItem, event: str, suffix: str = "") -> None:
         """Take back this record's answer (the key stays after all); someone else's write is left."""
-        try:
+        with contextlib.suppress(AwsConditionFailed), self._call("DeleteItem", item):
             self._db.delete_item(TableName=self.name, Key=self._key(item, suffix), **_answering(event))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def claim_notices(self, item: ExpiryItem, event: str, now: datetime, suffix: str = "") -> bool:
         """The one handling of a record that tells people: True for the first caller only."""
         answering = _answering(event)
         try:
-            self._db.update_item(
-                TableName=self.name,
-                Key=self._key(item, suffix),
-                UpdateExpression="SET #h.#n = :now",
-                ConditionExpression=f"{answering['ConditionExpression']} AND attribute_not_exists(#h.#n)",
-                ExpressionAttributeNames={**answering["ExpressionAttributeNames"], "#n": "noticed_at"},
-                ExpressionAttributeValues={**answering["ExpressionAttributeValues"], ":now": {"N": str(epoch(now))}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            with self._call("UpdateItem", item):
+                self._db.update_item(
+                    TableName=self.name,
+                    Key=self._key(item, suffix),
+                    UpdateExpression="SET #h.#n = :now",
+                    ConditionExpression=f"{answering['ConditionExpression']} AND attribute_not_exists(#h.#n)",
+                    ExpressionAttributeNames={**answering["ExpressionAttributeNames"], "#n": "noticed_at"},
+                    ExpressionAttributeValues={
+                        **answering["ExpressionAttributeValues"],
+                        ":now": {"N": str(epoch(now))},
+                    },
+                )
+        except AwsConditionFailed:
+            return False
         return True
 
     # -- expiry ---------------------------------------------------------------------------------
@@ -461,8 +487,11 @@ class ExpiryTable:
         as expired when the sweep ran. Tombstones past their time go too (not returned: nothing
         is left to do for them; the destructor ignores their removal).
         """
+        with self._call("Scan"):
+            return self._sweep(epoch(now))
+
+    def _sweep(self, cutoff: int) -> list[ExpiryItem]:
         removed: list[ExpiryItem] = []
-        cutoff = epoch(now)
         paginator = self._db.get_paginator("scan")
         pages = paginator.paginate(
             TableName=self.name,
@@ -487,28 +516,30 @@ class ExpiryTable:
 
     def _remove_swept(self, item: ExpiryItem, cutoff: int) -> bool:
         try:
-            self._db.update_item(
-                TableName=self.name,
-                Key=self._key(item),
-                UpdateExpression="SET swept_at = :now",
-                ConditionExpression="#s = :scheduled AND #e <= :now",
-                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
-            )
-            self._db.delete_item(
-                TableName=self.name,
-                Key=self._key(item),
-                ConditionExpression="swept_at = :now",
-                ExpressionAttributeValues={":now": {"N": str(cutoff)}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False  # TTL or another run removed or changed it first
-            raise
+            with self._call("UpdateItem", item):
+                self._mark_and_remove(item, cutoff)
+        except AwsConditionFailed:
+            return False  # TTL or another run removed or changed it first
         return True
 
+    def _mark_and_remove(self, item: ExpiryItem, cutoff: int) -> None:
+        self._db.update_item(
+            TableName=self.name,
+            Key=self._key(item),
+            UpdateExpression="SET swept_at = :now",
+            ConditionExpression="#s = :scheduled AND #e <= :now",
+            ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
+        )
+        self._db.delete_item(
+            TableName=self.name,
+            Key=self._key(item),
+            ConditionExpression="swept_at = :now",
+            ExpressionAttributeValues={":now": {"N": str(cutoff)}},
+        )
+
     def _drop_tombstone(self, raw: dict[str, Any], cutoff: int) -> None:
-        try:
+        with contextlib.suppress(AwsConditionFailed), aws_call("dynamodb:DeleteItem", f"table {self.name} tombstone"):
             self._db.delete_item(
                 TableName=self.name,
                 Key={"account_id": raw["account_id"], "item_key": raw["item_key"]},
@@ -516,9 +547,6 @@ class ExpiryTable:
                 ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
                 ExpressionAttributeValues={":retired": {"S": State.RETIRED.value}, ":now": {"N": str(cutoff)}},
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
         return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key + suffix}}

@@ -66,3 +66,15 @@ def _put_secret(session: boto3.Session, name: str, payload: str, where: str) -> 
         Description=f"IAM access key pair kept current by ikr ({where})",
         Tags=[{"Key": MANAGED_TAG_KEY, "Value": MANAGED_TAG_VALUE}],
     )["VersionId"]
+
+
+class KeyPairStore:
+    """The stores of one account that IKR:DELIVERY can name, for the rotation's delivery step."""
+
+    def __init__(self, session: boto3.Session, account_id: str) -> None:
+        self._session = session
+        self.account_id = account_id
+
+    def write(self, delivery: Delivery, key_id: str, secret: SecretStr, user_name: str) -> str:
+        """Store the pair; the version written. DeliveryError if refused, DeliveryUncertain if it may be there."""
+        return write_pair(self._session, delivery, key_id, secret, f"account {self.account_id} user {user_name}")

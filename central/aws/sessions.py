@@ -19,6 +19,7 @@ import botocore.utils
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central.aws import clients as aws
+from central.aws.errors import aws_call, translate
 from central.domain.errors import AccountAccessError
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ class SessionBroker:
     @property
     def central_account_id(self) -> str:
         if self._central_account_id is None:
-            self._central_account_id = self._sts.get_caller_identity()["Account"]
+            with aws_call("sts:GetCallerIdentity", "the central account"):
+                self._central_account_id = self._sts.get_caller_identity()["Account"]
         return self._central_account_id
 
     def role_arn(self, account_id: str) -> str:
@@ -101,12 +103,15 @@ class SessionBroker:
         try:
             credentials = self._sts.assume_role(**kwargs)["Credentials"]  # type: ignore[arg-type]
         except ClientError as exc:
+            # The cause is the translation, so a caller sees whether a later attempt may get in (`retryable`).
             error = exc.response["Error"]
             raise AccountAccessError(
                 account_id, f"cannot assume {self.role_arn(account_id)}: {error['Code']}: {error.get('Message', '')}"
-            ) from None
+            ) from translate(exc, "sts:AssumeRole", f"account {account_id}")
         except BotoCoreError as exc:
-            raise AccountAccessError(account_id, f"cannot assume {self.role_arn(account_id)}: {exc}") from None
+            raise AccountAccessError(account_id, f"cannot assume {self.role_arn(account_id)}: {exc}") from translate(
+                exc, "sts:AssumeRole", f"account {account_id}"
+            )
         # Accounts are worked on threads. boto3's guidance is one Session per thread, which each
         # account gets; what they share is the loader, whose search path every new Session appends
         # to, so sessions are made one at a time (a few milliseconds; AssumeRole stays outside).

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from central.aws import clients
+from central.aws.errors import translate
 from central.domain import crypto
 from central.domain.errors import SecretStoreError
 from central.domain.model import Frozen
@@ -22,6 +26,8 @@ from central.domain.redaction import remember
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
+
+    from central.aws.sessions import Session
 
 PATH = "/ikr/secret/iam/"
 
@@ -44,23 +50,31 @@ def pending_name(user_name: str) -> str:
     return f"{parameter_name(user_name)}/pending"
 
 
+class _Expected(Exception):
+    """SSM gave the answer the caller expects may come (not there, there already): not a failure."""
+
+
 class PendingKey(Frozen):
     key_id: str
     secret: SecretStr
 
 
 class UserKeyStore:
+    """A refused call is a SecretStoreError naming account, user and parameter; one that got no answer
+    from AWS (unreachable, timed out) is the `AwsError` of `central.aws.errors`."""
+
     def __init__(self, ssm: SSMClient, account_id: str) -> None:
         self._ssm = ssm
         self._account_id = account_id
 
+    @classmethod
+    def of(cls, session: Session, account_id: str) -> UserKeyStore:
+        return cls(clients.ssm(session), account_id)
+
     def get(self, user_name: str) -> str | None:
-        try:
-            key = self._ssm.get_parameter(Name=parameter_name(user_name), WithDecryption=True)["Parameter"]["Value"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return None
-            raise self._error("read", user_name, exc) from None
+        key = self._read(parameter_name(user_name), user_name)
+        if key is None:
+            return None
         remember(key)  # a Fernet key, read or just made: scrubbed from any text ikr repeats
         return key
 
@@ -70,16 +84,18 @@ class UserKeyStore:
         if existing is not None:
             return existing
         try:
-            self._ssm.put_parameter(
-                Name=parameter_name(user_name),
-                Value=crypto.new_key(),
-                Type="SecureString",
-                Description=f"ikr: key that encrypts the access keys mailed to IAM user {user_name}",
-                Overwrite=False,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
-                raise self._error("create", user_name, exc, sent_secret=True) from None
+            with self._call(
+                "PutParameter", "create", user_name, parameter_name(user_name), True, "ParameterAlreadyExists"
+            ):
+                self._ssm.put_parameter(
+                    Name=parameter_name(user_name),
+                    Value=crypto.new_key(),
+                    Type="SecureString",
+                    Description=f"ikr: key that encrypts the access keys mailed to IAM user {user_name}",
+                    Overwrite=False,
+                )
+        except _Expected:
+            pass  # made concurrently: read below
         created = self.get(user_name)
         if created is None:
             raise SecretStoreError(f"account {self._account_id} user {user_name}: key vanished after creation")
@@ -88,7 +104,7 @@ class UserKeyStore:
     def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
         remember(secret.get_secret_value())
         pair = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
-        try:
+        with self._call("PutParameter", "write", user_name, pending_name(user_name), sent_secret=True):
             self._ssm.put_parameter(
                 Name=pending_name(user_name),
                 Value=pair,
@@ -96,16 +112,11 @@ class UserKeyStore:
                 Description=f"ikr: new key of IAM user {user_name} until its delivery is recorded",
                 Overwrite=True,
             )
-        except ClientError as exc:
-            raise self._error("write", user_name, exc, pending_name(user_name), sent_secret=True) from None
 
     def get_pending(self, user_name: str) -> PendingKey | None:
-        try:
-            value = self._ssm.get_parameter(Name=pending_name(user_name), WithDecryption=True)["Parameter"]["Value"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return None
-            raise self._error("read", user_name, exc, pending_name(user_name)) from None
+        value = self._read(pending_name(user_name), user_name)
+        if value is None:
+            return None
         remember(value)
         try:
             pair = json.loads(value)
@@ -122,14 +133,35 @@ class UserKeyStore:
         """Remove the user's key; False when there was none."""
         return self._delete(parameter_name(user_name), user_name)
 
+    def _read(self, name: str, user_name: str) -> str | None:
+        try:
+            with self._call("GetParameter", "read", user_name, name, expected="ParameterNotFound"):
+                return self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except _Expected:
+            return None
+
     def _delete(self, name: str, user_name: str) -> bool:
         try:
-            self._ssm.delete_parameter(Name=name)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return False
-            raise self._error("delete", user_name, exc, name) from None
+            with self._call("DeleteParameter", "delete", user_name, name, expected="ParameterNotFound"):
+                self._ssm.delete_parameter(Name=name)
+        except _Expected:
+            return False
         return True
+
+    @contextmanager
+    def _call(
+        self, operation: str, verb: str, user_name: str, name: str, sent_secret: bool = False, expected: str = ""
+    ) -> Iterator[None]:
+        """One SSM call of this store: the `expected` error code as `_Expected`, failures in ikr's words."""
+        try:
+            yield
+        except ClientError as exc:
+            if expected and exc.response["Error"]["Code"] == expected:
+                raise _Expected from None
+            raise self._error(verb, user_name, exc, name, sent_secret) from None
+        except BotoCoreError as exc:
+            where = f"account {self._account_id} user {user_name} parameter {name}"
+            raise translate(exc, f"ssm:{operation}", where) from exc
 
     def _error(
         self, verb: str, user_name: str, exc: ClientError, name: str | None = None, sent_secret: bool = False

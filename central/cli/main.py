@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import create_model
 
@@ -19,6 +19,7 @@ from central import __version__
 from central.aws import clients as aws
 from central.aws.entry_failures import untranslated_aws_failures
 from central.aws.expiry_table import ExpiryTable
+from central.aws.iam import IamAccount
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
@@ -33,9 +34,6 @@ from central.settings import AccessSettings, Settings, load_settings
 from central.startup import settle_garbage_collector
 from central.tagging import tag_users as tagging
 from central.wiring import build_services, run_clock
-
-if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
 
 OK, FAILED, BAD_USAGE = 0, 1, 2
 # The role AWS Organizations creates in every account it creates: what an administrator uses.
@@ -292,8 +290,8 @@ def _tag_users(args: argparse.Namespace) -> int:
     central = aws.default_session()
     broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="tag-users")
 
-    def iam_for(account_id: str | None) -> IAMClient:
-        return aws.iam(central if account_id is None else broker.session_for(account_id))
+    def iam_for(account_id: str | None) -> IamAccount:
+        return IamAccount.of(central if account_id is None else broker.session_for(account_id), account_id or "self")
 
     failures = tagging.apply(entries, iam_for, args.dry_run, print)
     print(

@@ -15,27 +15,21 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from central.aws import clients as aws
 from central.aws.credential_report import CredentialReport
+from central.aws.errors import AwsError, reason_of
 from central.aws.expiry_table import pending_old_keys
-from central.domain.errors import IkrError, aws_reason
-from central.domain.inventory import ListedUser, access_keys
+from central.domain.errors import IkrError
+from central.domain.inventory import ListedUser
 from central.domain.policy import Action, Decision, PendingOld, decide
 from central.domain.results import AccountResult, AccountStatus, Outcome, UserResult
-from central.rotation.rotate import (
-    JOURNAL_STATES,
-    KeyRotation,
-    RotationContext,
-    in_progress_detail,
-    lease_expired,
-    lease_owner,
-)
+from central.rotation.context import RotationContext
+from central.rotation.lease import JOURNAL_STATES, in_progress_detail, lease_expired, lease_owner
+from central.rotation.rotate import KeyRotation
 from central.rotation.scan import report_keys, scan_account
 
 if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
+    from central.aws.iam import IamAccount
 
 __all__ = ["AccountPart", "RotationContext", "new_run_id", "rotate_account", "rotate_account_part"]
 
@@ -70,12 +64,12 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
         status=AccountStatus.DONE,
         detail=f"opted in by {ctx.scope.enabled_source}",
     )
-    iam = aws.iam(ctx.session)
+    iam = ctx.member.iam
     items = ctx.table.for_account(account.id)
-    # Made only when a user is resumed or rotated: most accounts need no SSM client in a run.
     if not ctx.owner:
         ctx = dataclasses.replace(ctx, owner=lease_owner(ctx.run_id))
-    rotation = functools.cache(lambda: KeyRotation(ctx, iam))
+    # Made only when a user is resumed or rotated (its key stores are made when first used).
+    rotation = functools.cache(lambda: KeyRotation(ctx))
     journal = [item for item in items if item.state in JOURNAL_STATES]
     # A live lease belongs to another run (or another delivery of this account's message): its
     # user is left to it. Only an expired lease is a crashed run's, to be finished or undone.
@@ -94,9 +88,9 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
             continue
         try:
             result.users.append(rotation().resume(item))
-        except (ClientError, BotoCoreError, IkrError) as exc:
+        except IkrError as exc:
             # The journal stays for the next run; this user's trouble never blocks the others.
-            reason = str(exc) if isinstance(exc, IkrError) else aws_reason(exc)
+            reason = reason_of(exc)
             logger.error("recovery failed", extra={"account_id": account.id, "user": item.user_name, "reason": reason})
             result.users.append(
                 UserResult(
@@ -117,15 +111,15 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
     # A journal that outlived its recovery (e.g. a re-delivery that failed) has its own row already;
     # a dry run recovers nothing, so it goes on to show what the user's decision would be afterwards.
     unfinished = held | (set() if ctx.dry_run else {item.user_name for item in items if item.state in JOURNAL_STATES})
-    scan = scan_account(iam, account.id)
+    scan = scan_account(iam)
     for index, listed in enumerate(scan.managed):
         name = listed.user.name
         if name in unfinished:
             continue
         try:
             decision, reported = _decide(ctx, iam, listed, scan.report, pending.get(name, []), name in touched)
-        except (ClientError, BotoCoreError) as exc:
-            reason = aws_reason(exc)
+        except AwsError as exc:
+            reason = exc.reason
             logger.error("user failed", account_id=account.id, user=name, reason=reason)
             result.users.append(
                 UserResult(user=name, outcome=Outcome.FAILED, failed=True, detail=f"failed to list its keys: {reason}")
@@ -138,9 +132,9 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
             return AccountPart(result, left)
         try:
             done = _act(ctx, rotation, decision)
-        except (ClientError, BotoCoreError, IkrError) as exc:
+        except IkrError as exc:
             # One user's failure (e.g. the table throttled past every retry) never stops the others.
-            reason = str(exc) if isinstance(exc, IkrError) else aws_reason(exc)
+            reason = reason_of(exc)
             logger.error("user failed", account_id=account.id, user=name, reason=reason)
             done = _failed(decision, f"failed: {reason}")
         # The report names no key ids: a user decided from it has none to show.
@@ -150,7 +144,7 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
 
 def _decide(
     ctx: RotationContext,
-    iam: IAMClient,
+    iam: IamAccount,
     listed: ListedUser,
     report: CredentialReport | None,
     pending: list[PendingOld],
@@ -168,7 +162,7 @@ def _decide(
             )
             if decision.action is Action.NOT_DUE:
                 return decision, True
-    live = listed.user.model_copy(update={"keys": access_keys(iam, listed.user.name)})
+    live = listed.user.model_copy(update={"keys": iam.access_keys(listed.user.name)})
     return decide(live, ctx.scope, ctx.now, pending, ctx.delivery_prefix), False
 
 

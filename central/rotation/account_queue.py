@@ -6,9 +6,8 @@ old keys the run's sweep just removed there (their destructor may not have run y
 show pending, not two keys). `part` counts the passes over one account: a worker that runs low on
 time queues the account again as the next part.
 
-Sending is SendMessageBatch, 10 messages (and at most 256 KiB) a call. botocore retries a call that
-failed; entries SQS refused inside a good answer are not retried by it, so they are sent once more,
-unless SQS blames the message itself (SenderFault). What still fails is reported per account.
+Sending is SendMessageBatch (`central.aws.sqs_queue`), 10 messages (and at most 256 KiB) a call.
+Entries SQS refused for a passing reason are sent once more; what still fails is reported per account.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from central.aws.expiry_table import ExpiryItem, State
+from central.aws.sqs_queue import Refused, SqsQueue
 from central.domain import bounds
-from central.domain.errors import aws_reason
 from central.domain.model import Account
 from central.domain.scope import AccountScope, Days
 from central.rotation.run import AccountWork
@@ -115,15 +113,9 @@ class QueueFailure:
     reason: str
 
 
-@dataclass(frozen=True)
-class _Refused:
-    reason: str
-    final: bool  # no point sending it again (the message is at fault, or botocore already retried)
-
-
 class AccountQueue:
     def __init__(self, sqs: SQSClient, url: str) -> None:
-        self._sqs = sqs
+        self._queue = SqsQueue(sqs, url)
         self.url = url
 
     def send(self, messages: Sequence[AccountMessage]) -> list[QueueFailure]:
@@ -137,20 +129,8 @@ class AccountQueue:
             failures.extend(QueueFailure(entries[entry].account.id, why.reason) for entry, why in refused.items())
         return failures
 
-    def _send(self, entries: dict[str, AccountMessage]) -> dict[str, _Refused]:
-        try:
-            response = self._sqs.send_message_batch(
-                QueueUrl=self.url,
-                Entries=[{"Id": entry, "MessageBody": message.body()} for entry, message in entries.items()],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return dict.fromkeys(entries, _Refused(aws_reason(exc), final=True))
-        return {
-            failed["Id"]: _Refused(
-                f"{failed['Code']}: {failed.get('Message', '')}".rstrip(": "), final=failed["SenderFault"]
-            )
-            for failed in response.get("Failed", [])
-        }
+    def _send(self, entries: dict[str, AccountMessage]) -> dict[str, Refused]:
+        return self._queue.send_batch({entry: message.body() for entry, message in entries.items()})
 
 
 def _batches(messages: Sequence[AccountMessage]) -> Iterator[list[AccountMessage]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from central.aws.expiry_table import ExpiryItem, ExpiryTable, LeaseConflict
 from central.domain.errors import UsageError
-from central.rotation.rotate import JOURNAL_STATES
+from central.rotation.lease import JOURNAL_STATES
 
 
 def end_lease(table: ExpiryTable, account_id: str, user: str, run: str | None = None) -> list[ExpiryItem]:

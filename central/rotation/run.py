@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from central.aws import clients as aws
+from central.aws.errors import AwsError
 from central.aws.expiry_table import ExpiryItem
-from central.aws.organizations import discover
+from central.aws.member import MemberAccount
+from central.aws.organizations import discover_from
 from central.collaborators import Services
 from central.concurrency import ordered_map
-from central.domain.errors import AccountAccessError, IkrError, UsageError, aws_reason
+from central.domain.errors import AccountAccessError, IkrError, UsageError
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
 from central.domain.tags import ENABLED
@@ -31,29 +31,10 @@ from central.rotation.account import RotationContext, new_run_id, rotate_account
 
 logger = Logger(service="ikr")
 
-# Error codes of a failure that a later attempt may not meet (botocore has already retried them).
-_PASSING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-    }
-)
-
 
 def account_scopes(services: Services) -> tuple[list[AccountScope], bool]:
     settings = services.settings
-    found = discover(aws.organizations(services.central), services.broker.central_account_id)
+    found = discover_from(services.central, services.broker.central_account_id)
     scopes = [
         resolve(account, settings.ROTATE_AFTER_DAYS, settings.DELETE_AFTER_DAYS, found.standalone)
         for account in found.accounts
@@ -160,7 +141,7 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
     try:
         part = rotate_account_part(
             RotationContext(
-                session=services.broker.session_for(account.id),
+                member=MemberAccount(services.broker.session_for(account.id), account.id),
                 scope=work.scope,
                 now=work.now,
                 table=services.table,
@@ -179,8 +160,8 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
             keep_going,
         )
         return AccountRun(part.result, left=part.left)
-    except (IkrError, ClientError, BotoCoreError) as exc:
-        reason = str(exc) if isinstance(exc, IkrError) else f"account {account.id}: {aws_reason(exc)}"
+    except IkrError as exc:
+        reason = f"account {account.id}: {exc.reason}" if isinstance(exc, AwsError) else str(exc)
         logger.error("account failed", account_id=account.id, reason=reason)
         row = AccountResult(
             account_id=account.id,
@@ -194,12 +175,8 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         services.broker.release(account.id)
 
 
-def _passing(exc: BaseException) -> bool:
-    # AccountAccessError is raised `from None`; the AWS error it stands for is still its __context__.
-    cause = exc.__context__ if isinstance(exc, AccountAccessError) else exc
-    if isinstance(cause, BotoCoreError):
-        return True  # unreachable, timed out
-    if isinstance(cause, ClientError):
-        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return cause.response.get("Error", {}).get("Code") in _PASSING_CODES or status >= 500
-    return False
+def _passing(exc: IkrError) -> bool:
+    """A failure a later attempt may not meet: throttled past botocore's retries, AWS unreachable."""
+    # AccountAccessError stands for the AssumeRole failure translated as its cause.
+    cause = exc.__cause__ if isinstance(exc, AccountAccessError) else exc
+    return isinstance(cause, AwsError) and cause.retryable

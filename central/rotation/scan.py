@@ -24,25 +24,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from central.aws.credential_report import (
-    DEFAULT_WAIT_SECONDS,
-    CredentialReport,
-    CredentialReportError,
-    fetch_credential_report,
-    start_credential_report,
-)
-from central.domain.errors import aws_reason
-from central.domain.inventory import ListedUser, listed_users
+from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, CredentialReportError
+from central.aws.errors import AwsError, reason_of
+from central.domain.inventory import ListedUser
 from central.domain.model import AccessKey, KeyStatus
 
 if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
+    from central.aws.iam import IamAccount
 
 logger = Logger(service="ikr")
 
-_REPORT_TROUBLE = (CredentialReportError, ClientError, BotoCoreError)
+_REPORT_TROUBLE = (CredentialReportError, AwsError)
 
 
 @dataclass(frozen=True)
@@ -52,30 +45,29 @@ class AccountScan:
 
 
 def scan_account(
-    iam: IAMClient,
-    account_id: str,
+    iam: IamAccount,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> AccountScan:
     try:
-        started: str | None = start_credential_report(iam)
+        started: str | None = iam.start_credential_report()
     except _REPORT_TROUBLE as exc:
-        _without_report(account_id, exc)
+        _without_report(iam.account_id, exc)
         started = None
-    managed = listed_users(iam, managed_only=True)
+    managed = iam.listed_users(managed_only=True)
     report: CredentialReport | None = None
     if started is not None and managed:
         try:
             names = {listed.user.name for listed in managed}
-            report = fetch_credential_report(iam, wait_seconds, sleep, started=started, users=names)
+            report = iam.credential_report(wait_seconds, sleep, started=started, users=names)
         except _REPORT_TROUBLE as exc:
-            _without_report(account_id, exc)
+            _without_report(iam.account_id, exc)
     return AccountScan(managed, report)
 
 
-def _without_report(account_id: str, exc: Exception) -> None:
+def _without_report(account_id: str, exc: CredentialReportError | AwsError) -> None:
     # The report only saves calls: without it every managed user's keys are listed.
-    reason = str(exc) if isinstance(exc, CredentialReportError) else aws_reason(exc)
+    reason = reason_of(exc)
     logger.warning("no credential report; listing every managed user's keys", account_id=account_id, reason=reason)
 
 

@@ -9,21 +9,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from central.aws.errors import reason_of
 from central.domain import tags as t
 from central.domain.delivery import DEFAULT_PREFIX
-from central.domain.errors import IkrError, UsageError, aws_reason
+from central.domain.errors import IkrError, UsageError
 from central.domain.model import Frozen
 from central.domain.policy import read_user_tags
 from central.domain.scope import Days
-
-if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _USER = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -36,6 +32,12 @@ def _iam_tag_text(text: str) -> bool:
 
 
 _MAX_TAGS_PER_USER = 50
+
+
+class UserTagger(Protocol):
+    """IAM of one account, as far as tagging goes (`central.aws.iam.IamAccount`)."""
+
+    def tag_user(self, user_name: str, tags: Sequence[tuple[str, str]]) -> None: ...
 
 
 class UserTags(Frozen):
@@ -122,7 +124,7 @@ def _ikr_value_problems(tags: dict[str, Any], delivery_prefix: str) -> list[str]
 
 
 def apply(
-    entries: list[UserTags], iam_for: Callable[[str | None], IAMClient], dry_run: bool, echo: Callable[[str], None]
+    entries: list[UserTags], iam_for: Callable[[str | None], UserTagger], dry_run: bool, echo: Callable[[str], None]
 ) -> int:
     """Tag every user; returns how many failed. One user's failure does not stop the others."""
     failures = 0
@@ -133,11 +135,9 @@ def apply(
             echo(f"would tag {where}: {listed}")
             continue
         try:
-            iam_for(entry.account_id).tag_user(
-                UserName=entry.user, Tags=[{"Key": key, "Value": value} for key, value in entry.tags]
-            )
+            iam_for(entry.account_id).tag_user(entry.user, entry.tags)
             echo(f"tagged {where}: {listed}")
-        except (ClientError, BotoCoreError, IkrError) as exc:
+        except IkrError as exc:
             failures += 1
-            echo(f"FAILED {where}: {exc if isinstance(exc, IkrError) else aws_reason(exc)}")
+            echo(f"FAILED {where}: {reason_of(exc)}")
     return failures

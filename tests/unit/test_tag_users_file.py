@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from central.aws.iam import IamAccount
 from central.domain.errors import UsageError
 from central.tagging.tag_users import UserTags, apply, load, parse
 
@@ -166,7 +167,7 @@ def test_apply_tags_every_user_in_its_account():
     printed: list[str] = []
 
     def iam_for(account_id):
-        return clients.setdefault(account_id, FakeIam())
+        return IamAccount(clients.setdefault(account_id, FakeIam()), account_id or "self")
 
     failures = apply(ENTRIES, iam_for, dry_run=False, echo=printed.append)
 
@@ -184,8 +185,8 @@ def test_apply_goes_on_after_one_failure_and_counts_it():
     iam = FakeIam(refuse=frozenset({"bob"}))
     printed: list[str] = []
 
-    def iam_for(_account: str | None) -> Any:
-        return iam
+    def iam_for(account_id: str | None) -> Any:
+        return IamAccount(iam, account_id or "self")
 
     failures = apply(ENTRIES, iam_for, dry_run=False, echo=printed.append)
 
