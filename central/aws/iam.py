@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from central.aws import clients
+from central.aws import iam_inventory as inventory
 from central.aws.credential_report import (
     DEFAULT_WAIT_SECONDS,
     CredentialReport,
@@ -26,15 +27,14 @@ from central.aws.credential_report import (
     start_credential_report,
 )
 from central.aws.errors import aws_call, translate
-from central.domain import inventory
 from central.domain.model import AccessKey, KeyStatus
 from central.domain.redaction import remember
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
+    from central.aws.iam_inventory import ListedUser
     from central.aws.sessions import Session
-    from central.domain.inventory import ListedUser
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ operation and the account (and user), so the report turns it into that account's
 knowing AWS's error codes.
 
 Kept apart from the rotation's IAM adapter on purpose for now (issue 15: merged later); the reading
-itself is `central.domain.inventory`'s and `central.aws.credential_report`'s.
+itself is `central.aws.iam_inventory`'s and `central.aws.credential_report`'s.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from central.aws import clients as aws
+from central.aws import iam_inventory as inventory
 from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, fetch_credential_report
 from central.aws.errors import aws_call
-from central.domain import inventory
 from central.domain.model import AccessKey, IamUser
 from central.domain.tags import has_email_tag
 

@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 
 from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport, CredentialReportError
 from central.aws.errors import AwsError, reason_of
-from central.domain.inventory import ListedUser
+from central.aws.iam_inventory import ListedUser
 from central.domain.model import AccessKey, KeyStatus
 
 if TYPE_CHECKING:

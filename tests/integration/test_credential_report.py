@@ -7,7 +7,7 @@ import pytest
 
 from central.aws import clients as aws
 from central.aws.credential_report import fetch_credential_report, match_keys
-from central.domain.inventory import access_keys
+from central.aws.iam_inventory import access_keys
 from tests.integration.faults import Faults
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from central.aws.credential_report import CredentialReport, CredentialRow, ReportKey
-from central.domain.inventory import ListedUser
+from central.aws.iam_inventory import ListedUser
 from central.domain.model import IamUser, KeyStatus, Tag
 from central.rotation.scan import report_keys
 
