@@ -34,6 +34,7 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 Runner = Callable[[Sequence[str]], None]
+Keep = Callable[[str, frozenset[str]], bool]  # (path in pip's install, services ikr calls) -> in the zip?
 
 
 class PackagingError(IkrError):
@@ -122,10 +123,10 @@ def stage_code(files: Iterable[tuple[str, Path]], folder: Path) -> None:
         shutil.copyfile(path, folder / name)
 
 
-def trim_dependencies(target: Path, services: frozenset[str]) -> None:
-    """Delete what trim.kept leaves out from pip's install, before any of it is compiled."""
+def trim_dependencies(target: Path, services: frozenset[str], keep: Keep = trim.kept) -> None:
+    """Delete what `keep` leaves out from pip's install, before any of it is compiled."""
     for path in [path for path in target.rglob("*") if path.is_file()]:
-        if not trim.kept(path.relative_to(target).as_posix(), services):
+        if not keep(path.relative_to(target).as_posix(), services):
             path.unlink()
 
 
@@ -175,8 +176,10 @@ def build(
     pip_extra: Sequence[str] = (),
     runner: Runner = run_pip,
     compiler: Compiler | None = None,
+    keep: Keep = trim.kept,
 ) -> Artifact:
-    """The zip; with `compiler` (an interpreter of the runtime's version) it holds `.pyc` files too."""
+    """The zip; with `compiler` (an interpreter of the runtime's version) it holds `.pyc` files too.
+    `keep` is trim.kept but for the benchmark, which builds the untrimmed artifact to compare."""
     code = code_files(source_root)
     services = trim.runtime_services(source_root)
     with tempfile.TemporaryDirectory(prefix="ikr-package-") as work:
@@ -186,7 +189,7 @@ def build(
         runner(pip_command(runtime, architecture, target, requirements_file, pip_extra))
         target.mkdir(exist_ok=True)
         stage_code(code, staged)
-        trim_dependencies(target, services)
+        trim_dependencies(target, services, keep)
         if compiler is not None:
             compile_trees(compiler, [staged, target])
         entries = [(name, path.read_bytes()) for name, path in (*tree_files(staged), *tree_files(target))]
