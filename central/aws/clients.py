@@ -147,9 +147,15 @@ def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
     return client
 
 
+# Clients for commands an operator runs (`ikr deploy`), never a Lambda function: the same cache under
+# a name of its own, which the artifact's trim (central/deploy/trim.py) does not count, so their
+# service models stay out of the Lambda zip.
+_operator_client = _client
+
+
 def cloudformation(session: boto3.Session) -> Any:
     """No type stubs for CloudFormation here: only `central.aws.cloudformation` calls it."""
-    return _client(session, "cloudformation")
+    return _operator_client(session, "cloudformation")
 
 
 @cache

@@ -3,8 +3,10 @@
 Dependencies come from pyproject's runtime list, installed by pip for the runtime and architecture
 the central template names (`--platform manylinux2014_<arch> --only-binary=:all:`), so wheels with
 compiled parts (pydantic-core, cryptography) match Lambda's Linux, not the build machine. boto3 is
-bundled too: the runtime's own copy changes under ikr without notice. Reproducible: entries sorted,
-one fixed timestamp and mode, nothing machine-specific (no bytecode, no scripts with a build path,
+bundled too: the runtime's own copy changes under ikr without notice. Lean: what the functions never
+load is left out (trim.py), and `.pyc` files for the runtime's Python are compiled in (bytecode.py)
+when an interpreter of that version is at hand. Reproducible: entries sorted, one fixed timestamp
+and mode, nothing machine-specific (unchecked-hash pycs hold no mtime, no scripts with a build path,
 no pip `direct_url.json`); the resolved versions are written into the zip (`ikr-requirements.txt`)
 so `--requirements` can rebuild exactly that set later.
 """
@@ -12,6 +14,7 @@ so `--requirements` can rebuild exactly that set later.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,16 +24,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from central.deploy import trim
+from central.deploy.bytecode import Compiler, compile_trees
 from central.domain.errors import IkrError, UsageError
 
 CODE_PACKAGES = ("central", "handlers")
 LOCK_NAME = "ikr-requirements.txt"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _PIP_PLATFORM = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-_SKIPPED_PARTS = {"__pycache__", "bin"}
-_SKIPPED_NAMES = {"direct_url.json"}
 
 Runner = Callable[[Sequence[str]], None]
+Keep = Callable[[str, frozenset[str]], bool]  # (path in pip's install, services ikr calls) -> in the zip?
 
 
 class PackagingError(IkrError):
@@ -45,6 +49,7 @@ class Artifact:
     entries: int
     runtime: str
     architecture: str
+    bytecode: str | None  # the interpreter that compiled the pycs; None: built without them
 
     @property
     def key(self) -> str:
@@ -102,23 +107,31 @@ def code_files(source_root: Path) -> list[tuple[str, Path]]:
         base = source_root / package
         if not (base / "__init__.py").is_file():
             raise UsageError(f"{base} is not the {package} package: run `ikr package` from a source checkout")
+        # the build machine's own __pycache__ stays out; the artifact's bytecode is compiled afresh
         files.extend(
-            (path.relative_to(source_root).as_posix(), path) for path in base.rglob("*.py") if _kept(path, base)
+            (path.relative_to(source_root).as_posix(), path)
+            for path in base.rglob("*.py")
+            if "__pycache__" not in path.relative_to(base).parts
         )
     return files
 
 
-def dependency_files(target: Path) -> list[tuple[str, Path]]:
-    return [
-        (path.relative_to(target).as_posix(), path)
-        for path in target.rglob("*")
-        if path.is_file() and _kept(path, target)
-    ]
+def stage_code(files: Iterable[tuple[str, Path]], folder: Path) -> None:
+    """A copy of ikr's code to compile: the checkout itself is never written to."""
+    for name, path in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / name)
 
 
-def _kept(path: Path, base: Path) -> bool:
-    parts = path.relative_to(base).parts
-    return not (_SKIPPED_PARTS.intersection(parts) or path.name in _SKIPPED_NAMES or path.suffix == ".pyc")
+def trim_dependencies(target: Path, services: frozenset[str], keep: Keep = trim.kept) -> None:
+    """Delete what `keep` leaves out from pip's install, before any of it is compiled."""
+    for path in [path for path in target.rglob("*") if path.is_file()]:
+        if not keep(path.relative_to(target).as_posix(), services):
+            path.unlink()
+
+
+def tree_files(folder: Path) -> list[tuple[str, Path]]:
+    return [(path.relative_to(folder).as_posix(), path) for path in folder.rglob("*") if path.is_file()]
 
 
 def resolved_versions(target: Path) -> str:
@@ -162,14 +175,24 @@ def build(
     requirements: Sequence[str],
     pip_extra: Sequence[str] = (),
     runner: Runner = run_pip,
+    compiler: Compiler | None = None,
+    keep: Keep = trim.kept,
 ) -> Artifact:
+    """The zip; with `compiler` (an interpreter of the runtime's version) it holds `.pyc` files too.
+    `keep` is trim.kept but for the benchmark, which builds the untrimmed artifact to compare."""
     code = code_files(source_root)
+    services = trim.runtime_services(source_root)
     with tempfile.TemporaryDirectory(prefix="ikr-package-") as work:
-        target, requirements_file = Path(work) / "deps", Path(work) / "requirements.txt"
+        target, staged = Path(work) / "deps", Path(work) / "code"
+        requirements_file = Path(work) / "requirements.txt"
         requirements_file.write_text("".join(f"{line}\n" for line in requirements), encoding="utf-8")
         runner(pip_command(runtime, architecture, target, requirements_file, pip_extra))
         target.mkdir(exist_ok=True)
-        entries = [(name, path.read_bytes()) for name, path in (*code, *dependency_files(target))]
+        stage_code(code, staged)
+        trim_dependencies(target, services, keep)
+        if compiler is not None:
+            compile_trees(compiler, [staged, target])
+        entries = [(name, path.read_bytes()) for name, path in (*tree_files(staged), *tree_files(target))]
         entries.append((LOCK_NAME, resolved_versions(target).encode("utf-8")))
         write_zip(entries, out)
     return Artifact(
@@ -179,4 +202,5 @@ def build(
         entries=len(entries),
         runtime=runtime,
         architecture=architecture,
+        bytecode=compiler.description if compiler else None,
     )

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from central.deploy import artifact, template
+from central.deploy import artifact, bytecode, template, trim
 from central.deploy.command import build_artifact
+from central.domain.errors import UsageError
+
+HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+SERVICES = frozenset(
+    {"iam", "sts", "organizations", "ssm", "dynamodb", "dynamodbstreams", "ses", "s3", "sqs", "secretsmanager"}
+)
 
 
 def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Path:
@@ -97,6 +104,98 @@ def test_a_failing_pip_is_reported(tmp_path: Path) -> None:
         )
 
 
+def test_the_kept_services_are_those_the_client_builders_make() -> None:
+    assert trim.runtime_services(template.REPO_ROOT) == SERVICES
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("botocore/data/iam/2010-05-08/service-2.json.gz", True),
+        ("botocore/data/iam/2010-05-08/paginators-1.json", True),
+        ("botocore/data/s3/2006-03-01/service-2.sdk-extras.json", True),
+        ("botocore/data/iam/2010-05-08/examples-1.json", False),  # docstring examples
+        ("botocore/data/ec2/2016-11-15/service-2.json.gz", False),  # a service ikr does not call
+        ("botocore/data/endpoints.json", True),
+        ("botocore/data/partitions.json", True),
+        ("botocore/data/sdk-default-configuration.json", True),
+        ("botocore/data/_retry.json", True),
+        ("boto3/data/s3/2006-03-01/resources-1.json", True),
+        ("boto3/data/ec2/2016-11-15/resources-1.json", False),
+        ("boto3/examples/s3.rst", False),
+        ("botocore/client.py", True),
+        ("botocore/docs/docstring.py", True),  # botocore.client imports it
+        ("cryptography/hazmat/bindings/_rust/__init__.pyi", False),
+        ("pydantic/py.typed", False),
+        ("certifi/tests/test_certify.py", False),
+        ("certifi/cacert.pem", True),
+        ("botocore/__pycache__/client.cpython-311.pyc", False),
+        ("bin/jp.py", False),
+        ("pydantic/main.py", True),
+        ("pydantic/v1/main.py", False),
+        ("dns/resolver.py", False),
+        ("cffi/api.py", False),
+        ("_cffi_backend.cpython-312-aarch64-linux-gnu.so", True),
+        ("aws_lambda_powertools/event_handler/api_gateway.py", False),
+        ("aws_lambda_powertools/utilities/batch/base.py", True),
+        ("idna-3.20.dist-info/licenses/LICENSE.md", True),  # licences stay, whatever their suffix
+        ("idna-3.20.dist-info/METADATA", True),
+        ("idna-3.20.dist-info/RECORD", False),
+        ("idna-3.20.dist-info/direct_url.json", False),
+    ],
+)
+def test_what_the_artifact_leaves_out(path: str, wanted: bool) -> None:
+    assert trim.kept(path, SERVICES) is wanted
+
+
+def _pyc_flags(data: bytes) -> int:
+    return int.from_bytes(data[4:8], "little")  # PEP 552: bit 0 hash-based, bit 1 check the source
+
+
+def test_pycs_for_the_runtimes_python_are_reproducible_and_loaded_without_the_source(tmp_path: Path) -> None:
+    make_wheel(tmp_path)
+    compiler = bytecode.find_compiler(HOST_RUNTIME)
+    assert compiler is not None  # this interpreter is one
+    built = [
+        artifact.build(
+            template.REPO_ROOT,
+            tmp_path / name,
+            HOST_RUNTIME,
+            "x86_64",
+            ["tinydep==1.0"],
+            offline(tmp_path),
+            compiler=compiler,
+        )
+        for name in ("a.zip", "b.zip")
+    ]
+    assert built[0].sha256 == built[1].sha256
+    assert built[0].bytecode == compiler.description
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(built[0].path) as archive:
+        names = set(archive.namelist())
+        for module in ("handlers/rotator", "central/settings", "tinydep/__init__"):
+            folder, _, stem = module.rpartition("/")
+            pyc = f"{folder}/__pycache__/{stem}.{tag}.pyc"
+            assert pyc in names
+            assert f"{module}.py" in names
+            assert _pyc_flags(archive.read(pyc)) == 0b01  # hash-based, unchecked: no mtime, no source read
+        archive.extractall(tmp_path / "unzipped")
+    # The source is never read: an import still gets the compiled module after the source is broken.
+    (tmp_path / "unzipped" / "tinydep" / "__init__.py").write_text("raise RuntimeError('source read')\n")
+    probe = f"import sys; sys.path.insert(0, {str(tmp_path / 'unzipped')!r}); import tinydep; print(tinydep.VALUE)"
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+
+
+def test_a_python_of_another_version_is_refused_and_none_found_means_no_bytecode() -> None:
+    with pytest.raises(UsageError, match=r"is cpython-3\d+; the Lambda runtime python3.99 loads cpython-399"):
+        bytecode.find_compiler("python3.99", sys.executable)
+    with pytest.raises(UsageError, match="does not run"):
+        bytecode.find_compiler("python3.99", "/no/such/python")
+    assert bytecode.find_compiler("python3.99") is None
+    assert bytecode.cache_tag("python3.12") == "cpython-312"
+
+
 @pytest.mark.slow  # pip resolves and unpacks ~60 MB of wheels: 20 s with a warm cache
 def test_real_artifact_has_linux_wheels_for_the_runtime(tmp_path: Path) -> None:
     cache = template.REPO_ROOT / ".cache" / "pip"
@@ -111,3 +210,9 @@ def test_real_artifact_has_linux_wheels_for_the_runtime(tmp_path: Path) -> None:
         assert any(n.startswith(package) for n in names), package
     assert unpacked < 250_000_000  # Lambda's limit for an unpacked function
     assert "boto3==" in lock
+    models = {name.split("/")[2] for name in names if name.startswith("botocore/data/") and name.count("/") > 2}
+    assert models == SERVICES
+    if built.bytecode is not None:  # an interpreter of the runtime's version was found
+        assert "handlers/__pycache__/rotator.cpython-312.pyc" in names
+        assert "botocore/__pycache__/client.cpython-312.pyc" in names
+    assert not [n for n in names if "__pycache__" in n and ".cpython-312." not in n]

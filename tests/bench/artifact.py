@@ -1,0 +1,171 @@
+"""`make bench-artifact`: the Lambda artifact before and after trimming and bytecode, in one table.
+
+Three builds of the same code and dependencies: as `ikr package` made it before (every file pip
+installs, no .pyc), trimmed without .pyc, and trimmed with .pyc (what `ikr package` makes when an
+interpreter of the runtime's Python is at hand). Sizes are of the build for the template's platform
+(arm64); cold imports are timed on a build for this machine (its binaries must run here), with an
+interpreter of the runtime's version when one is found (else this one, and the table says so).
+
+A cold import is `import handlers.<name>` in a fresh `-I -S -B` interpreter whose path is the
+unzipped artifact and the standard library only (`-B`: like Lambda's read-only code folder, nothing
+compiled is written back for the next run); the median of --runs of them. The variants take turns
+within each round, so a machine busy with other work slows them alike; CPU time (of the import, in
+the child) is printed beside wall time as it depends far less on what else the machine runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from central.deploy import artifact, bytecode, template, trim
+
+HANDLERS = ("rotator", "account_worker", "destructor", "reporter")
+_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64"}
+_TIMER = (
+    "import sys, time; sys.path.insert(0, sys.argv[1]); wall, cpu = time.perf_counter(), time.process_time(); "
+    "__import__('handlers.' + sys.argv[2]); print(time.perf_counter() - wall, time.process_time() - cpu)"
+)
+
+
+def untrimmed(relative: str, services: frozenset[str]) -> bool:
+    """The rules `ikr package` had before trimming: everything but bytecode, scripts and direct_url.json."""
+    path = PurePosixPath(relative)
+    return not ({"__pycache__", "bin"} & set(path.parts) or path.name == "direct_url.json" or path.suffix == ".pyc")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    keep: artifact.Keep
+    compiled: bool
+
+
+VARIANTS = (
+    Variant("before: everything, no .pyc", untrimmed, compiled=False),
+    Variant("trimmed, no .pyc", trim.kept, compiled=False),
+    Variant("after: trimmed + .pyc", trim.kept, compiled=True),
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    variant: str
+    zip_bytes: int
+    unzipped_bytes: int
+    files: int
+    unzipped: Path  # the build for this machine, for the imports
+
+
+@dataclass(frozen=True)
+class Row:
+    built: Built
+    wall_ms: dict[str, float]
+    cpu_ms: dict[str, float]
+
+
+def _build(variant: Variant, runtime: str, architecture: str, compiler: bytecode.Compiler | None, out: Path) -> Path:
+    requirements = artifact.runtime_requirements(template.REPO_ROOT / "pyproject.toml")
+    cache = f"--cache-dir={template.REPO_ROOT / '.cache' / 'pip'}"
+    chosen = compiler if variant.compiled else None
+    artifact.build(
+        template.REPO_ROOT, out, runtime, architecture, requirements, [cache], compiler=chosen, keep=variant.keep
+    )
+    return out
+
+
+def build_variant(variant: Variant, runtime: str, timing: bytecode.Compiler, folder: Path) -> Built:
+    """The template's platform build (for the sizes) and this machine's, unzipped (for the imports)."""
+    lambda_runtime, lambda_architecture = template.lambda_platform(template.load(template.CENTRAL_TEMPLATE))
+    folder.mkdir()
+    sized = _build(
+        variant, lambda_runtime, lambda_architecture, bytecode.find_compiler(lambda_runtime), folder / "lambda.zip"
+    )
+    with zipfile.ZipFile(sized) as archive:
+        infos = archive.infolist()
+    host = _build(variant, runtime, _ARCHITECTURE[platform.machine()], timing, folder / "host.zip")
+    with zipfile.ZipFile(host) as archive:
+        archive.extractall(folder / "unzipped")
+    return Built(
+        variant=variant.name,
+        zip_bytes=sized.stat().st_size,
+        unzipped_bytes=sum(info.file_size for info in infos),
+        files=len(infos),
+        unzipped=folder / "unzipped",
+    )
+
+
+def cold_import(interpreter: str, root: Path, handler: str) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one import of the handler's module in a fresh interpreter."""
+    done = subprocess.run(
+        [interpreter, "-I", "-S", "-B", "-c", _TIMER, str(root), handler], capture_output=True, text=True, check=True
+    )
+    wall, cpu = (float(word) * 1000 for word in done.stdout.split())
+    return wall, cpu
+
+
+def time_imports(interpreter: str, builds: list[Built], runs: int) -> list[Row]:
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        for built in builds:  # take turns: a busy moment of the machine hits every variant
+            for name in HANDLERS:
+                samples.setdefault((built.variant, name), []).append(cold_import(interpreter, built.unzipped, name))
+    return [
+        Row(
+            built=built,
+            wall_ms={name: statistics.median(w for w, _ in samples[built.variant, name]) for name in HANDLERS},
+            cpu_ms={name: statistics.median(c for _, c in samples[built.variant, name]) for name in HANDLERS},
+        )
+        for built in builds
+    ]
+
+
+def table(rows: list[Row]) -> list[str]:
+    header = f"{'artifact':<30} {'zip MB':>7} {'unzipped MB':>12} {'files':>6} " + " ".join(
+        f"{name + ' ms':>22}" for name in HANDLERS
+    )
+    lines = [header, f"{'':<58}" + " ".join(f"{'wall / CPU':>22}" for _ in HANDLERS), "-" * len(header)]
+    for row in rows:
+        built = row.built
+        lines.append(
+            f"{built.variant:<30} {built.zip_bytes / 1e6:>7.1f} {built.unzipped_bytes / 1e6:>12.1f} {built.files:>6} "
+            + " ".join(f"{f'{row.wall_ms[name]:.0f} / {row.cpu_ms[name]:.0f}':>22}" for name in HANDLERS)
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per handler (median)")
+    args = parser.parse_args(argv)
+    lambda_runtime, lambda_architecture = template.lambda_platform(template.load(template.CENTRAL_TEMPLATE))
+    timing = bytecode.find_compiler(lambda_runtime)
+    runtime = lambda_runtime
+    if timing is None:
+        runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        timing = bytecode.Compiler(sys.executable, platform.python_version())
+        print(f"(no {lambda_runtime} interpreter here: imports timed with {runtime}; Lambda's build has no .pyc)")
+    print(
+        f"ikr Lambda artifact: sizes of the {lambda_runtime} {lambda_architecture} build; cold import of each "
+        f"handler (median of {args.runs} fresh interpreters) from a {platform.machine()} build, run by "
+        f"{timing.description} on {platform.processor() or platform.machine()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="ikr-bench-artifact-") as work:
+        builds = [
+            build_variant(variant, runtime, timing, Path(work) / f"variant-{index}")
+            for index, variant in enumerate(VARIANTS)
+        ]
+        rows = time_imports(timing.executable, builds, args.runs)
+    for line in table(rows):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
