@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,7 +27,13 @@ class AccountStatus(StrEnum):
     FAILED = "failed"
 
 
-class UserResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class UserResult:
+    """One user's row. A slotted dataclass, not a pydantic model: a run over thousands of accounts
+    holds one per managed user (800,000 for 8,000 accounts of 100), and a model with its field set
+    and `__dict__` took ~750 bytes a row against ~250 here. Pydantic still validates and dumps it
+    as a field of `AccountResult`."""
+
     user: str
     outcome: Outcome
     detail: str

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -138,7 +138,7 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
             logger.error("user failed", account_id=account.id, user=name, reason=reason)
             done = _failed(decision, f"failed: {reason}")
         # The report names no key ids: a user decided from it has none to show.
-        result.users.append(done.model_copy(update={"old_key_id": None}) if reported else done)
+        result.users.append(replace(done, old_key_id=None) if reported else done)
     return AccountPart(result)
 
 
@@ -181,7 +181,7 @@ def _act(ctx: RotationContext, rotation: Callable[[], KeyRotation], decision: De
         return result
     # A warning (an unknown IKR: key, a malformed instruction key) never blocks the rotation, but
     # it is shown and counts as bad input, so the exit code tells someone to fix the tag.
-    return result.model_copy(update={"detail": "; ".join([result.detail, *decision.warnings]), "failed": True})
+    return replace(result, detail="; ".join([result.detail, *decision.warnings]), failed=True)
 
 
 def _outcome(ctx: RotationContext, rotation: Callable[[], KeyRotation], decision: Decision) -> UserResult:
