@@ -35,7 +35,7 @@ from botocore import xform_name
 from botocore.client import BaseClient
 
 from central.aws import clients as aws
-from central.aws.sessions import iso_timestamp
+from central.aws.session_factory import iso_timestamp
 from central.domain.results import Outcome
 from central.rotation.run import run_rotation
 from central.startup import settle_garbage_collector
