@@ -187,7 +187,9 @@ def test_member_credentials_are_refreshed_with_assume_role_before_they_expire(
     broker = SessionBroker(central, "ikr-member", external_id="org-secret-id", now=clock)
     member = broker.session_for(MEMBER_A)
     sts = aws.sts(member)
-    before = member.get_credentials().get_frozen_credentials().access_key
+    credentials = member.get_credentials()
+    assert credentials is not None
+    before = credentials.get_frozen_credentials().access_key
 
     def assumed() -> list[dict[str, Any]]:
         return [call.params for call in faults.calls if call.operation == "AssumeRole"]
@@ -202,7 +204,7 @@ def test_member_credentials_are_refreshed_with_assume_role_before_they_expire(
     assert sts.get_caller_identity()["Account"] == MEMBER_A  # the same client, new credentials
     assert len(assumed()) == 2
     assert assumed()[1] == assumed()[0]
-    assert member.get_credentials().get_frozen_credentials().access_key != before
+    assert credentials.get_frozen_credentials().access_key != before
     assert broker.session_for(MEMBER_A) is member  # the session itself is kept
 
 
