@@ -24,11 +24,8 @@ Scenarios:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,11 +37,12 @@ from unittest import mock
 import botocore.loaders
 import botocore.session
 
-from tests.bench.common import TABLE, fake_credentials, quiet
+from tests.bench.common import TABLE, bench_parser, measure_in_child, serve_child
 from tests.bench.standin import StandIn
 
 Figures = dict[str, float]
 COLUMNS = ("cpu", "sessions", "clients", "loaders", "models", "assume_role")
+SCENARIOS = ("setup", "rotator", "worker")
 HEADINGS = ("CPU s", "sessions", "clients", "loaders", "models", "AssumeRole")
 
 
@@ -144,16 +142,7 @@ def _child(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.warm", "--child", kind, "--params", json.dumps(params)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return measure_in_child("tests.bench.warm", kind, params)
 
 
 def _row(label: str, figures: Figures, per: int = 1) -> str:
@@ -162,22 +151,14 @@ def _row(label: str, figures: Figures, per: int = 1) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=20)
-    parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--managed", type=int, default=10)
+    parser = bench_parser(__doc__, accounts=20, users=100, managed=10, children=SCENARIOS)
     parser.add_argument("--messages", type=int, default=10)
-    parser.add_argument("--child", choices=("setup", "rotator", "worker"), help=argparse.SUPPRESS)
-    parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        quiet()
-        fake_credentials()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        print(json.dumps(_child(args.child, json.loads(args.params))))
+        serve_child(lambda params: _child(args.child, params), args.params)
         return
     params = {"accounts": args.accounts, "users": args.users, "managed": args.managed, "messages": args.messages}
-    setup, rotator, worker = (_measure(kind, params) for kind in ("setup", "rotator", "worker"))
+    setup, rotator, worker = (_measure(kind, params) for kind in SCENARIOS)
     n = args.messages
     print(
         f"stand-in: {args.accounts} accounts x {args.users} users ({args.managed} managed); "
