@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench bench-cpu bench-artifact sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu bench-warm bench-artifact sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ bench: $(STAMP)
 
 bench-cpu: $(STAMP)  # a steady-state run's CPU against the floor of its own AWS calls (issue 15's goal)
 	$(BIN)/python -m tests.bench.cpu_floor
+
+bench-warm: $(STAMP)  # what a Lambda builds per invocation, cold and warm, and per account message
+	$(BIN)/python -m tests.bench.warm
 
 # The Lambda artifact before and after trimming and .pyc: zip and unzipped size, cold import of each
 # handler (median of fresh interpreters). Builds six artifacts (pip's cache in .cache/pip): a few minutes.

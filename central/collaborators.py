@@ -1,6 +1,8 @@
 """What a use case is handed: the settings, the clock, the central account's AWS session, the
 broker into member accounts, the expiry table, the mailer and the notifier. `central.wiring` builds
-one per run or invocation; use cases take it and never build their own."""
+one per run or invocation (a Lambda's on the session, broker and table kept for its execution
+environment; the clock, mailer and notifier always its own); use cases take it and never build
+their own."""
 
 from __future__ import annotations
 

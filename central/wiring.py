@@ -1,9 +1,20 @@
-"""Wiring: settings in, the collaborators every use case needs out. Built once per run or invocation."""
+"""Wiring: settings in, the collaborators every use case needs out.
+
+A command builds them once for its run (`build_services`). A Lambda execution environment serves
+invocation after invocation in one process, so a handler asks `warm_services`: what does not depend
+on the invocation (the central account's session and clients, the session broker with its member
+sessions and the one botocore loader, the expiry table) is built by the first invocation and reused
+by later ones while the settings and the AWS environment stay the same; the clock, the mailer and
+the notifier (which read their secrets once per run) are made for each invocation.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import boto3
 
@@ -36,6 +47,36 @@ def run_clock(
     return fixed_clock(instant)
 
 
+@dataclass(frozen=True)
+class Foundation:
+    """What a run is built on that no invocation changes: made without a single AWS call."""
+
+    central: boto3.Session
+    broker: SessionBroker
+    table: ExpiryTable
+
+    @classmethod
+    def build(cls, settings: AccessSettings, central: boto3.Session, purpose: str) -> Foundation:
+        return cls(
+            central=central,
+            broker=SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose=purpose),
+            table=ExpiryTable(aws.dynamodb(central), settings.IAM_KEY_ROTATOR_TABLE),
+        )
+
+
+def _services(settings: Settings, base: Foundation, now: datetime | None, changes_keys: bool) -> Services:
+    clock = run_clock(settings, base.central, now, changes_keys=changes_keys)  # first: refused before any AWS call
+    return Services(
+        settings=settings,
+        central=base.central,
+        broker=base.broker,
+        table=base.table,
+        mailer=build_mailer(settings, base.central),
+        clock=clock,
+        notifier=build_notifier(settings, base.central),
+    )
+
+
 def build_services(
     settings: Settings,
     central: boto3.Session | None = None,
@@ -44,16 +85,50 @@ def build_services(
     *,
     changes_keys: bool = True,
 ) -> Services:
-    """`changes_keys`: False for a dry run or a read-only command, where a turned clock is harmless."""
+    """A run's services, all new. `changes_keys`: False for a dry run or a read-only command, where a
+    turned clock is harmless."""
     aws.configure(settings)
-    session = central or aws.default_session()
-    clock = run_clock(settings, session, now, changes_keys=changes_keys)  # first: refused before any AWS call
-    return Services(
-        settings=settings,
-        central=session,
-        broker=SessionBroker(session, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose=purpose),
-        table=ExpiryTable(aws.dynamodb(session), settings.IAM_KEY_ROTATOR_TABLE),
-        mailer=build_mailer(settings, session),
-        clock=clock,
-        notifier=build_notifier(settings, session),
-    )
+    return _services(settings, Foundation.build(settings, central or aws.default_session(), purpose), now, changes_keys)
+
+
+def _environment_key(settings: Settings) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """What the foundation depends on: every setting but the clock's (IKR_NOW is read per invocation),
+    and the environment botocore reads (credentials, region, endpoints, profile: every AWS_ variable)."""
+    aws_environment = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+    return settings.model_dump(exclude={"IKR_NOW"}), aws_environment
+
+
+class _ExecutionEnvironment:
+    """The foundations this process has built, one per purpose (each Lambda function has one; the
+    tests call every handler in one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[tuple[dict[str, Any], tuple[tuple[str, str], ...]], Foundation]] = {}
+
+    def services(self, settings: Settings, purpose: str, changes_keys: bool) -> Services:
+        aws.configure(settings)
+        key = _environment_key(settings)
+        with self._lock:
+            kept = self._kept.get(purpose)
+            if kept is None or kept[0] != key:
+                kept = self._kept[purpose] = (key, Foundation.build(settings, aws.default_session(), purpose))
+        return _services(settings, kept[1], None, changes_keys)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+_environment = _ExecutionEnvironment()
+
+
+def warm_services(settings: Settings, purpose: str, *, changes_keys: bool = True) -> Services:
+    """An invocation's services on the foundation the execution environment already built, or a new
+    one when none is kept for `purpose` or the settings or AWS environment changed since."""
+    return _environment.services(settings, purpose, changes_keys)
+
+
+def forget_warm_services() -> None:
+    """Drop every kept foundation: the next invocation builds afresh (tests, whose emulators reset)."""
+    _environment.forget()

@@ -7,6 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from central.wiring import forget_warm_services
+
+
+@pytest.fixture(autouse=True)
+def cold_execution_environment() -> Iterator[None]:
+    """Each test starts as a new Lambda execution environment: the handlers keep their sessions and
+    clients from one invocation to the next (`central.wiring.warm_services`), and a test's emulator
+    (moto in process, a reset moto server) knows nothing of the member credentials of the last test."""
+    forget_warm_services()
+    yield
+    forget_warm_services()
+
 
 @pytest.fixture
 def ikr_logging_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""Every AWS client is built here, from a session, with one botocore Config.
+"""Every AWS client is built here, from a session, with one botocore Config; the central account's
+session too (on the process's one botocore loader, `central.aws.session_factory`).
 
 boto3 itself honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>), which is how the whole
 system runs against a local emulator without code changes. Retries are botocore's own: standard
@@ -15,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
-import botocore.loaders
 from botocore.config import Config
 from botocore.configprovider import ConfiguredEndpointProvider
+
+from central.aws.session_factory import new_session, shared_loader
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -71,16 +73,17 @@ def configure(settings: AccessSettings) -> None:
 
 
 def default_session() -> boto3.Session:
-    """The central account's own session, from the usual credential chain."""
-    session = boto3.Session()
+    """The central account's own session, from the usual credential chain, on the process's one
+    botocore loader (`central.aws.session_factory`)."""
+    session = new_session()
     if session.region_name is None:
-        session = boto3.Session(region_name=DEFAULT_REGION)
+        session._session.set_config_variable("region", DEFAULT_REGION)
     return session
 
 
 def region_session(region: str | None) -> boto3.Session:
     """A session of the usual credential chain in `region`; without one, `default_session()`."""
-    return boto3.Session(region_name=region) if region else default_session()
+    return new_session(region) if region else default_session()
 
 
 # Clients are thread-safe and cost tens of milliseconds to build: one per session and service.
@@ -161,7 +164,7 @@ def cloudformation(session: boto3.Session) -> Any:
 @cache
 def _aws_domains() -> tuple[str, ...]:
     """The DNS suffixes of every AWS partition, from botocore's own partition data."""
-    data = botocore.loaders.create_loader().load_data("partitions")
+    data = shared_loader().load_data("partitions")
     suffixes: set[str] = set()
     for partition in data["partitions"]:
         outputs = partition["outputs"]

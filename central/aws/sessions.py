@@ -1,25 +1,39 @@
 """One place turns an account id into a boto3 session inside that account.
 
 Member accounts are entered with STS AssumeRole into the StackSet-deployed role; the central
-account uses its own credentials (a role never needs to trust itself). Sessions are cached for the
-run; a refused AssumeRole is that account's failure, raised as AccountAccessError.
+account uses its own credentials (a role never needs to trust itself). A refused AssumeRole is that
+account's failure, raised as AccountAccessError.
+
+A broker lives as long as its process may use it: a CLI command, or a Lambda execution environment
+serving invocation after invocation (`central.wiring.warm_services`). So a member session is kept
+for reuse by a later message or invocation, and two things follow:
+
+- Its credentials refresh themselves. AssumeRole's credentials last an hour (role chaining allows no
+  more); botocore's `RefreshableCredentials`, as its own assume-role provider uses them, calls
+  AssumeRole again 15 minutes before they expire without blocking other threads, and blocks them
+  only in the last 10 minutes. The clock is the real one: credentials expire in real time whatever
+  `--now` / `IKR_NOW` says.
+- The cache is bounded: at most `keep` sessions (each holds its clients), least recently wanted
+  dropped first, and an account `release`d by its run goes to the front of that queue. A run over
+  thousands of accounts keeps a few dozen sessions, not one per account.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import boto3
-import botocore.loaders
-import botocore.session
-import botocore.utils
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central.aws import clients as aws
 from central.aws.errors import aws_call, translate
+from central.aws.session_factory import new_session
 from central.domain.errors import AccountAccessError
 
 if TYPE_CHECKING:
@@ -29,22 +43,13 @@ _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
 
 Session = boto3.Session  # what use cases name, so only this package imports boto3
 
+# Sessions kept at most. Above the account worker's batch (10 messages) and the default concurrency
+# (16 accounts at once); a member session with its IAM and SSM clients holds ~1 MB.
+KEEP_SESSIONS = 32
 
-def iso_timestamp(value: Any) -> datetime:
-    """botocore's timestamp parser for member sessions, fast for the ISO 8601 that AWS's XML answers
-    carry: GetAccountAuthorizationDetails of 1,000 users holds a CreateDate each, and botocore's own
-    parser (dateutil) spent half the CPU of a steady-state scan on them. Anything else (epoch
-    numbers, RFC 822, no zone) goes to botocore's parser, so the results are the same."""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is not None:
-                return parsed
-    moment: datetime = botocore.utils.parse_timestamp(value)
-    return moment
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class SessionBroker:
@@ -55,16 +60,21 @@ class SessionBroker:
         external_id: str | None = None,
         purpose: str = "rotate",
         sts: STSClient | None = None,
+        *,
+        keep: int = KEEP_SESSIONS,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`now`: the real clock the credentials' expiry is compared with (tests turn it)."""
         self._central = central
         self._role_name = role_name
         self._external_id = external_id
         self._purpose = purpose
         self._sts = sts or aws.sts(central)
-        self._cache: dict[str, boto3.Session] = {}
+        self._keep = keep
+        self._now = now
+        self._cache: OrderedDict[str, boto3.Session] = OrderedDict()  # least recently wanted first
         self._lock = threading.Lock()
         self._central_account_id: str | None = None
-        self._loader = botocore.loaders.create_loader()
 
     @property
     def central_session(self) -> boto3.Session:
@@ -85,14 +95,43 @@ class SessionBroker:
             return self._central
         with self._lock:
             cached = self._cache.get(account_id)
-        if cached is not None:
-            return cached
-        session = self._assume(account_id)
+            if cached is not None:
+                self._cache.move_to_end(account_id)
+                return cached
+        session = new_session(self._central.region_name, self._credentials(account_id))  # AssumeRole unlocked
         with self._lock:
-            self._cache[account_id] = session
+            # Two threads asking for one account at once both assumed: the first one kept is used.
+            session = self._cache.setdefault(account_id, session)
+            self._cache.move_to_end(account_id)
+            while len(self._cache) > self._keep:
+                self._cache.popitem(last=False)
         return session
 
-    def _assume(self, account_id: str) -> boto3.Session:
+    def release(self, account_id: str) -> None:
+        """An account's work is done for now: its session stays for a later message or invocation,
+        but is the first to go when the cache is full (a session still in use elsewhere stays
+        usable: dropping it from the cache only means the next `session_for` assumes again)."""
+        with self._lock:
+            if account_id in self._cache:
+                self._cache.move_to_end(account_id, last=False)
+
+    def _credentials(self, account_id: str) -> RefreshableCredentials:
+        """Credentials that call AssumeRole again before they expire; the first call is made now,
+        so a refused role is this account's failure here, not at its first request."""
+        first = self._assume(account_id)
+        return RefreshableCredentials(
+            access_key=first["access_key"],
+            secret_key=first["secret_key"],
+            token=first["token"],
+            expiry_time=datetime.fromisoformat(first["expiry_time"]),
+            refresh_using=lambda: self._assume(account_id),
+            method="assume-role",
+            time_fetcher=self._now,
+        )
+
+    def _assume(self, account_id: str) -> dict[str, str]:
+        """AssumeRole into the account, as botocore's refresh callbacks answer: access_key,
+        secret_key, token and expiry_time (ISO 8601)."""
         kwargs: dict[str, str] = {
             "RoleArn": self.role_arn(account_id),
             # CloudTrail in the member account shows who acted and why.
@@ -112,28 +151,9 @@ class SessionBroker:
             raise AccountAccessError(account_id, f"cannot assume {self.role_arn(account_id)}: {exc}") from translate(
                 exc, "sts:AssumeRole", f"account {account_id}"
             )
-        # Accounts are worked on threads. boto3's guidance is one Session per thread, which each
-        # account gets; what they share is the loader, whose search path every new Session appends
-        # to, so sessions are made one at a time (a few milliseconds; AssumeRole stays outside).
-        with self._lock:
-            core = botocore.session.Session()
-            # One loader for every member session: each new session would otherwise decode the
-            # service models and endpoint data again (~0.2 s of CPU per account and client).
-            core.register_component("data_loader", self._loader)
-            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
-            session = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=self._central.region_name,
-                botocore_session=core,
-            )
-            # boto3 appends its data folder to the loader per session: keep the list short
-            self._loader.search_paths[:] = list(dict.fromkeys(self._loader.search_paths))
-        return session
-
-    def release(self, account_id: str) -> None:
-        """Forget an account's session once its work is done: over thousands of accounts a kept
-        session and its clients per account would hold gigabytes (its clients go with it)."""
-        with self._lock:
-            self._cache.pop(account_id, None)
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }

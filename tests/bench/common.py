@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
 import resource
+import subprocess
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -81,3 +85,39 @@ def bench_services(central: boto3.Session, create_table: bool = False) -> Servic
 def peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_in_child(module: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run `python -m module --child kind --params JSON` in a fresh interpreter (no caches warmed by
+    another measurement) and return the JSON its last line of output holds."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--child", kind, "--params", json.dumps(params)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_parser(
+    doc: str | None, accounts: int, users: int, managed: int, children: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A stand-in benchmark's arguments: its sizes, and the hidden ones of its child processes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=accounts)
+    parser.add_argument("--users", type=int, default=users)
+    parser.add_argument("--managed", type=int, default=managed)
+    parser.add_argument("--child", choices=sorted(children), help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    return parser
+
+
+def serve_child(measure: Callable[[dict[str, Any]], dict[str, Any]], params: str) -> None:
+    """A child process's side of `measure_in_child`: quiet, fake credentials, no emulator, the JSON."""
+    quiet()
+    fake_credentials()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    print(json.dumps(measure(json.loads(params))))

@@ -17,13 +17,8 @@ The measured run and the replay both settle the garbage collector as ikr's entry
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
-import os
 import pickle
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +30,11 @@ from botocore import xform_name
 from botocore.client import BaseClient
 
 from central.aws import clients as aws
-from central.aws.sessions import iso_timestamp
+from central.aws.session_factory import iso_timestamp
 from central.domain.results import Outcome
 from central.rotation.run import run_rotation
 from central.startup import settle_garbage_collector
-from tests.bench.common import bench_services, fake_credentials, peak_rss_mb, quiet
+from tests.bench.common import bench_parser, bench_services, measure_in_child, peak_rss_mb, serve_child
 from tests.bench.standin import StandIn
 
 Call = tuple[str, str, str, dict[str, Any]]  # access key id, service, operation, parameters
@@ -130,32 +125,15 @@ _CHILDREN = {"record": _child_record, "ikr": _child_ikr, "floor": _child_floor}
 
 
 def _measure(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.cpu_floor", "--child", kind, "--params", json.dumps(params)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return measure_in_child("tests.bench.cpu_floor", kind, params)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--managed", type=int, default=100)
+    parser = bench_parser(__doc__, accounts=1000, users=1000, managed=100, children=list(_CHILDREN))
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--child", choices=sorted(_CHILDREN), help=argparse.SUPPRESS)
-    parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        quiet()
-        fake_credentials()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        print(json.dumps(_CHILDREN[args.child](json.loads(args.params))))
+        serve_child(_CHILDREN[args.child], args.params)
         return
     with tempfile.TemporaryDirectory() as folder:
         params = {
