@@ -191,7 +191,7 @@ def build(
         stage_code(code, staged)
         trim_dependencies(target, services, keep)
         if compiler is not None:
-            compile_trees(compiler, [staged, target])
+            compile_trees(compiler, [staged], sourceless=[target])
         entries = [(name, path.read_bytes()) for name, path in (*tree_files(staged), *tree_files(target))]
         entries.append((LOCK_NAME, resolved_versions(target).encode("utf-8")))
         write_zip(entries, out)

@@ -9,6 +9,11 @@ is built without bytecode (correct, only slower to start) and `ikr package` says
 
 The pycs are unchecked-hash pycs (PEP 552): no source mtime inside (reproducible), and the runtime
 loads them without reading the source back to check it (the artifact never changes under them).
+
+ikr's own code keeps its sources beside `__pycache__`, so a traceback from it shows its lines. The
+dependencies ship as bytecode only (`x.pyc` where `x.py` was, which Python imports without a source):
+their sources are 1.9 MB of the zip that no run reads, and the lock file inside the artifact names
+the exact versions whose sources a reader of a traceback can look up.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ _PROBE = "import sys; print(sys.implementation.cache_tag, sys.version.split()[0]
 _COMPILE = """\
 import compileall, py_compile, sys
 mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-ok = [compileall.compile_dir(root, quiet=1, stripdir=root, invalidation_mode=mode) for root in sys.argv[1:]]
+split = sys.argv.index("--sourceless")
+cached, sourceless = sys.argv[1:split], sys.argv[split + 1 :]
+ok = [
+    compileall.compile_dir(root, quiet=1, stripdir=root, invalidation_mode=mode, legacy=legacy)
+    for roots, legacy in ((cached, False), (sourceless, True))
+    for root in roots
+]
 sys.exit(0 if all(ok) else 1)
 """
 
@@ -92,15 +103,16 @@ def _probe(executable: str) -> tuple[str, str] | None:
     return (words[0], words[1]) if done.returncode == 0 and len(words) == 2 else None
 
 
-def compile_trees(compiler: Compiler, roots: Sequence[Path]) -> None:
-    """Write `__pycache__/<name>.<tag>.pyc` beside every `.py` under `roots`."""
+def compile_trees(compiler: Compiler, roots: Sequence[Path], sourceless: Sequence[Path] = ()) -> None:
+    """Write `__pycache__/<name>.<tag>.pyc` beside every `.py` under `roots`; under `sourceless`,
+    replace every `.py` by its `.pyc` in the same folder."""
     # A fixed hash seed: the order of a frozenset constant (`x in {"a", "b"}`) in a pyc follows the
     # string hashes, which differ per process otherwise. Other PYTHON* variables of the operator's
     # shell stay out of the compiler's way.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     env["PYTHONHASHSEED"] = "0"
     done = subprocess.run(  # noqa: S603 - our own argv
-        [compiler.executable, "-s", "-c", _COMPILE, *map(str, roots)],
+        [compiler.executable, "-s", "-c", _COMPILE, *map(str, roots), "--sourceless", *map(str, sourceless)],
         capture_output=True,
         text=True,
         env=env,
@@ -109,3 +121,7 @@ def compile_trees(compiler: Compiler, roots: Sequence[Path]) -> None:
     if done.returncode != 0:
         output = (done.stdout + done.stderr).strip()[-3000:]
         raise CompileError(f"{compiler.description} could not compile the artifact:\n{output}")
+    for root in sourceless:
+        for source in root.rglob("*.py"):
+            if source.with_suffix(".pyc").is_file():
+                source.unlink()

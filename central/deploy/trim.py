@@ -79,6 +79,18 @@ def runtime_services(source_root: Path) -> frozenset[str]:
     return frozenset(services)
 
 
+# Single files no run reads: dateutil's bundled time-zone database (read by `dateutil.tz.gettz` only
+# for a zone name the system lacks; botocore parses AWS's timestamps into `tzutc`/`tzlocal`, ikr's own
+# code uses `datetime.UTC`); botocore's CA bundle (botocore takes `certifi.where()` when certifi is
+# installed, and it is, for requests).
+_UNREAD_FILES = frozenset({"dateutil/zoneinfo/dateutil-zoneinfo.tar.gz", "botocore/cacert.pem"})
+
+# charset_normalizer's `md` and `cd` ship twice: as Python and as mypyc-compiled accelerators (`.so`)
+# of the same modules. Without the `.so` the Python ones load: the same answers, a little slower, for
+# text ikr never asks requests to guess the encoding of (Mailgun answers JSON).
+_ACCELERATED_PACKAGE = "charset_normalizer"
+
+
 def kept(relative: str, services: frozenset[str]) -> bool:
     """Whether a file of pip's install (a path relative to its target folder) goes into the artifact."""
     path = PurePosixPath(relative)
@@ -87,7 +99,12 @@ def kept(relative: str, services: frozenset[str]) -> bool:
         return False
     if parts[0].endswith(_DIST_INFO):
         return path.name not in _SKIPPED_IN_DIST_INFO
-    if path.suffix in _SKIPPED_SUFFIXES or path.name == _DOCUMENTATION_MODELS:
+    if (
+        path.suffix in _SKIPPED_SUFFIXES
+        or path.name == _DOCUMENTATION_MODELS
+        or relative in _UNREAD_FILES
+        or (parts[0] == _ACCELERATED_PACKAGE and path.suffix == ".so")
+    ):
         return False
     if any(parts[: len(package)] == package for package in _UNUSED_PACKAGES):
         return False

@@ -129,6 +129,11 @@ def test_the_kept_services_are_those_the_client_builders_make() -> None:
         ("pydantic/py.typed", False),
         ("certifi/tests/test_certify.py", False),
         ("certifi/cacert.pem", True),
+        ("botocore/cacert.pem", False),  # botocore takes certifi's
+        ("dateutil/zoneinfo/dateutil-zoneinfo.tar.gz", False),
+        ("dateutil/zoneinfo/__init__.py", True),
+        ("charset_normalizer/md.cpython-312-aarch64-linux-gnu.so", False),  # its Python twin loads instead
+        ("charset_normalizer/md.py", True),
         ("botocore/__pycache__/client.cpython-311.pyc", False),
         ("bin/jp.py", False),
         ("pydantic/main.py", True),
@@ -173,16 +178,23 @@ def test_pycs_for_the_runtimes_python_are_reproducible_and_loaded_without_the_so
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(built[0].path) as archive:
         names = set(archive.namelist())
-        for module in ("handlers/rotator", "central/settings", "tinydep/__init__"):
+        for module in ("handlers/rotator", "central/settings", "handlers/__init__"):  # ikr's own: source kept
             folder, _, stem = module.rpartition("/")
             pyc = f"{folder}/__pycache__/{stem}.{tag}.pyc"
             assert pyc in names
             assert f"{module}.py" in names
             assert _pyc_flags(archive.read(pyc)) == 0b01  # hash-based, unchecked: no mtime, no source read
+        # A dependency ships as bytecode only, where its source was.
+        assert "tinydep/__init__.pyc" in names
+        assert not [n for n in names if n.startswith("tinydep/") and n.endswith(".py")]
+        assert _pyc_flags(archive.read("tinydep/__init__.pyc")) == 0b01
         archive.extractall(tmp_path / "unzipped")
     # The source is never read: an import still gets the compiled module after the source is broken.
-    (tmp_path / "unzipped" / "tinydep" / "__init__.py").write_text("raise RuntimeError('source read')\n")
-    probe = f"import sys; sys.path.insert(0, {str(tmp_path / 'unzipped')!r}); import tinydep; print(tinydep.VALUE)"
+    (tmp_path / "unzipped" / "handlers" / "__init__.py").write_text("raise RuntimeError('source read')\n")
+    probe = (
+        f"import sys; sys.path.insert(0, {str(tmp_path / 'unzipped')!r}); import handlers, tinydep; "
+        "print(tinydep.VALUE)"
+    )
     done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
 
@@ -214,5 +226,6 @@ def test_real_artifact_has_linux_wheels_for_the_runtime(tmp_path: Path) -> None:
     assert models == SERVICES
     if built.bytecode is not None:  # an interpreter of the runtime's version was found
         assert "handlers/__pycache__/rotator.cpython-312.pyc" in names
-        assert "botocore/__pycache__/client.cpython-312.pyc" in names
+        assert "botocore/client.pyc" in names  # a dependency: bytecode only, where its source was
+        assert "botocore/client.py" not in names
     assert not [n for n in names if "__pycache__" in n and ".cpython-312." not in n]
