@@ -10,7 +10,7 @@ from central.domain.model import KeyStatus, Level, LevelKind
 from central.domain.policy import Action, PendingOld, decide
 from central.domain.scope import Days
 from central.domain.sources import Source
-from tests.unit.factories import NOW, account_scope, key, user
+from tests.unit.factories import ACCOUNT_ID, NOW, account_scope, key, user
 
 OLD_ID, NEW_ID = "AKIAOLD0000000000001", "AKIANEW0000000000002"
 
@@ -239,6 +239,13 @@ def test_every_bad_user_tag_is_named_in_the_reason():
     assert "IKR:EMAIL='nobody'" in parts[0]
     assert "IKR:ROTATE_AFTER_DAYS='soon'" in parts[1]
     assert "IKR:DELETE_AFTER_DAYS='0'" in parts[2]
+    # the same problems as records: account, user, tag key and reason, the reason rendered as the text above
+    assert [(p.account_id, p.user, p.key, p.level) for p in decision.problems] == [
+        (ACCOUNT_ID, bad.name, "IKR:EMAIL", None),
+        (ACCOUNT_ID, bad.name, "IKR:ROTATE_AFTER_DAYS", None),
+        (ACCOUNT_ID, bad.name, "IKR:DELETE_AFTER_DAYS", None),
+    ]
+    assert [problem.reason for problem in decision.problems] == parts
 
 
 def test_a_user_tag_in_two_cases_with_two_values_skips_the_user():
