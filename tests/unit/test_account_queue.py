@@ -119,6 +119,7 @@ def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and
         VERSION_1.replace("OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED", "OU ou-other (Workloads) tag IKR:ENABLED"),
         VERSION_1.replace('"source":"setting DELETE_AFTER_DAYS"', '"source":"setting SOMETHING_ELSE"'),
         VERSION_1.replace('"version":1', '"version":2'),  # text sources in a version 2 message
+        '{"version":1,"account":"not an account"}',
         AccountMessage.for_work(work()).body().replace('"part":1', '"part":0'),
         AccountMessage.for_work(work()).body().replace('"now":"2027-03-01T12:00:00Z"', '"now":"2027-03-01T12:00:00"'),
         AccountMessage.for_work(work()).body()[:-1] + ',"extra":1}',
