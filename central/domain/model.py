@@ -43,6 +43,26 @@ class OrgUnit(Frozen):
     tags: tuple[Tag, ...] = ()
 
 
+class LevelKind(StrEnum):
+    ACCOUNT = "account"
+    OU = "ou"
+    ROOT = "root"
+
+
+class Level(Frozen):
+    """One scope of the tag chain an account inherits from: the account itself, an OU above it, the root."""
+
+    kind: LevelKind
+    id: str
+    name: str = ""  # a root is named by its id alone
+
+    def __str__(self) -> str:
+        if self.kind is LevelKind.ROOT:
+            return f"root {self.id}"
+        word = "account" if self.kind is LevelKind.ACCOUNT else "OU"
+        return f"{word} {self.id} ({self.name})"
+
+
 class Account(Frozen):
     id: str
     name: str

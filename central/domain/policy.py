@@ -11,7 +11,9 @@ from enum import StrEnum
 from central.domain import tags as t
 from central.domain.delivery import DEFAULT_PREFIX, MAIL, Delivery, DeliveryProblem, parse_delivery, verify_use_default
 from central.domain.model import AccessKey, Frozen, IamUser, KeyStatus
+from central.domain.problems import Problem
 from central.domain.scope import AccountScope, Days
+from central.domain.sources import Source
 
 
 class Action(StrEnum):
@@ -33,7 +35,7 @@ class PendingOld(Frozen):
 class Decision(Frozen):
     user: str
     action: Action
-    reason: str
+    reason: str  # in words; for a skip over bad tags, `problems` rendered
     email: str | None = None
     rotate_after: Days
     delete_after: Days
@@ -43,6 +45,7 @@ class Decision(Frozen):
     delivery: Delivery = MAIL
     verify_use: bool = False  # keep the old key until the new one is seen in use
     bad_input: bool = False  # a tag the user must fix: counts as a failure of the run
+    problems: tuple[Problem, ...] = ()  # the user's tags ikr cannot use: the user is skipped
     warnings: tuple[str, ...] = ()
 
 
@@ -55,7 +58,7 @@ class UserTagValues(Frozen):
     delivery: Delivery = MAIL
     verify_use: bool = False
     instructions: str = ""
-    problems: tuple[str, ...] = ()  # the user is skipped
+    problems: tuple[Problem, ...] = ()  # the user is skipped (no account or user on them: the caller knows)
     warnings: tuple[str, ...] = ()  # the user is worked, and the run counts it as bad input
 
 
@@ -64,35 +67,35 @@ def read_user_tags(
 ) -> UserTagValues:
     """`values` keyed by upper-case tag key (tags.ikr_tags); the days default to the scope's.
     The scan and `ikr tag-users` both judge tags here, so a file that passes will not be refused."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     email: str | None = None
     if t.EMAIL in values:
         try:
             email = t.parse_email(t.EMAIL, values[t.EMAIL])
         except t.TagProblem as exc:
-            problems.append(str(exc))
+            problems.append(exc.problem())
     if t.ROTATE_AFTER_DAYS in values:
         try:
-            rotate_after = Days(days=t.parse_days(t.ROTATE_AFTER_DAYS, values[t.ROTATE_AFTER_DAYS]), source="user tag")
+            rotate_after = _user_days(t.ROTATE_AFTER_DAYS, values)
         except t.TagProblem as exc:
-            problems.append(str(exc))
+            problems.append(exc.problem())
     if t.DELETE_AFTER_DAYS in values:
         try:
-            delete_after = Days(days=t.parse_days(t.DELETE_AFTER_DAYS, values[t.DELETE_AFTER_DAYS]), source="user tag")
+            delete_after = _user_days(t.DELETE_AFTER_DAYS, values)
         except t.TagProblem as exc:
-            problems.append(str(exc))
+            problems.append(exc.problem())
     delivery = MAIL
     if t.DELIVERY in values:
         try:
             delivery = parse_delivery(values[t.DELIVERY], delivery_prefix)
         except DeliveryProblem as exc:
-            problems.append(str(exc))
+            problems.append(Problem(key=t.DELIVERY, reason=str(exc)))
     verify_use = verify_use_default(delivery)
     if t.VERIFY_USE in values:
         try:
             verify_use = t.parse_bool(t.VERIFY_USE, values[t.VERIFY_USE])
         except t.TagProblem as exc:
-            problems.append(str(exc))
+            problems.append(exc.problem())
     instruction_text, warnings = t.instructions(values)
     warnings.extend(t.unknown_user_keys(values))
     return UserTagValues(
@@ -107,6 +110,10 @@ def read_user_tags(
     )
 
 
+def _user_days(key: str, values: dict[str, str]) -> Days:
+    return Days(days=t.parse_days(key, values[key]), source=Source.user_tag(key))
+
+
 def decide(
     user: IamUser,
     scope: AccountScope,
@@ -114,9 +121,9 @@ def decide(
     pending: list[PendingOld],
     delivery_prefix: str = DEFAULT_PREFIX,
 ) -> Decision:
-    values, problems = t.ikr_tags(user.tags)
+    values, duplicates = t.ikr_tags(user.tags)
     read = read_user_tags(values, scope.rotate_after, scope.delete_after, delivery_prefix)
-    problems.extend(read.problems)
+    problems = tuple(problem.of_user(scope.account.id, user.name) for problem in (*duplicates, *read.problems))
     base = Decision(
         user=user.name,
         action=Action.SKIP,
@@ -127,11 +134,12 @@ def decide(
         instructions=read.instructions,
         delivery=read.delivery,
         verify_use=read.verify_use,
+        problems=problems,
         warnings=read.warnings,
         bad_input=bool(problems or read.warnings),
     )
     if problems:
-        return base.model_copy(update={"reason": "; ".join(problems)})
+        return base.model_copy(update={"reason": "; ".join(str(problem) for problem in problems)})
     return base.model_copy(update=_by_keys(user, now, pending, read.rotate_after))
 
 

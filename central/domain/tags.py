@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from email_validator import EmailNotValidError, validate_email
 
 from central.domain.model import Tag
+from central.domain.problems import Problem
 
 PREFIX = "IKR:"
 EMAIL = "IKR:EMAIL"
@@ -28,13 +29,20 @@ _INSTRUCTION = re.compile(r"IKR:INSTRUCTION_([0-9]{1,4})", re.ASCII | re.IGNOREC
 
 
 class TagProblem(ValueError):
-    """A tag value ikr cannot use."""
+    """A tag value ikr cannot use; `key` is the tag's key as ikr reads it (upper-case)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def problem(self) -> Problem:
+        return Problem(key=self.key, reason=str(self))
 
 
-def ikr_tags(tags: Iterable[Tag]) -> tuple[dict[str, str], list[str]]:
+def ikr_tags(tags: Iterable[Tag]) -> tuple[dict[str, str], list[Problem]]:
     """ikr's tags keyed by upper-case key, and a problem for each key given twice with two values."""
     found: dict[str, Tag] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for tag in tags:
         if not tag.key.upper().startswith(PREFIX):
             continue
@@ -44,8 +52,11 @@ def ikr_tags(tags: Iterable[Tag]) -> tuple[dict[str, str], list[str]]:
             found[key] = tag
         elif earlier.value != tag.value:
             problems.append(
-                f"tags {earlier.key}={earlier.value!r} and {tag.key}={tag.value!r} are the same key "
-                "in two cases with different values"
+                Problem(
+                    key=key,
+                    reason=f"tags {earlier.key}={earlier.value!r} and {tag.key}={tag.value!r} are the same key "
+                    "in two cases with different values",
+                )
             )
     return {key: tag.value for key, tag in found.items()}, problems
 
@@ -56,17 +67,17 @@ def has_email_tag(tags: Iterable[Tag]) -> bool:
 
 def parse_days(key: str, value: str) -> int:
     if not _DAYS.fullmatch(value):
-        raise TagProblem(f"{key}={value!r} is not a positive whole number of days")
+        raise TagProblem(key, f"{key}={value!r} is not a positive whole number of days")
     days = int(value)
     if not 0 < days <= MAX_DAYS:
-        raise TagProblem(f"{key}={value!r} must be between 1 and {MAX_DAYS} days")
+        raise TagProblem(key, f"{key}={value!r} must be between 1 and {MAX_DAYS} days")
     return days
 
 
 def parse_bool(key: str, value: str) -> bool:
     lowered = value.lower()
     if lowered not in ("true", "false"):
-        raise TagProblem(f"{key}={value!r} must be true or false")
+        raise TagProblem(key, f"{key}={value!r} must be true or false")
     return lowered == "true"
 
 
@@ -78,11 +89,12 @@ def parse_email(key: str, value: str) -> str:
         # strict: also the 64-character limit of the part before the @ (RFC 5321), which relays enforce
         address = validate_email(value, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:
-        raise TagProblem(f"{key}={value!r} is not one e-mail address ({exc})") from None
+        raise TagProblem(key, f"{key}={value!r} is not one e-mail address ({exc})") from None
     if address.ascii_email is None:
         raise TagProblem(
+            key,
             f"{key}={value!r}: the part before the @ is not plain ASCII, which the mail system cannot carry "
-            "(only the domain may hold other letters); give an ASCII address"
+            "(only the domain may hold other letters); give an ASCII address",
         )
     return address.ascii_email
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from central.aws.credential_report import CredentialReport, match_keys
 from central.aws.expiry_table import ExpiryItem, State, from_epoch, pending_old_keys
 from central.domain.delivery import DEFAULT_PREFIX
-from central.domain.model import AccessKey, IamUser, KeyStatus
+from central.domain.model import AccessKey, IamUser, KeyStatus, LevelKind
 from central.domain.policy import Action, Decision, decide
 from central.domain.scope import AccountScope, Days
-from central.domain.tags import ENABLED, has_email_tag
+from central.domain.sources import Source, SourceKind
+from central.domain.tags import has_email_tag
 from central.report.rows import (
     AccountRow,
     AccountState,
@@ -49,25 +50,26 @@ class AccountData:
     delivery_prefix: str = DEFAULT_PREFIX  # DELIVERY_PREFIX, as the rotation judges IKR:DELIVERY
 
 
-def origin(source: str) -> Origin:
-    """The kind of scope a `Days.source` names (the texts of `central.domain.scope` and `central.domain.policy`)."""
-    if source == "user tag":
+_LEVEL_ORIGINS = {LevelKind.ACCOUNT: Origin.ACCOUNT_TAG, LevelKind.OU: Origin.OU_TAG, LevelKind.ROOT: Origin.ROOT_TAG}
+
+
+def origin(source: Source) -> Origin:
+    """The report's word for the kind of scope a `Days.source` is."""
+    if source.kind is SourceKind.USER_TAG:
         return Origin.USER_TAG
-    for prefix, kind in (("account ", Origin.ACCOUNT_TAG), ("OU ", Origin.OU_TAG), ("root ", Origin.ROOT_TAG)):
-        if source.startswith(prefix):
-            return kind
-    if source.startswith("setting "):
+    if source.kind is SourceKind.SETTING:
         return Origin.DEFAULT
-    raise ValueError(f"unknown source of days: {source!r}")
+    if source.level is not None:
+        return _LEVEL_ORIGINS[source.level.kind]
+    raise ValueError(f"days from {source.kind.value} are never reported")  # the placeholder of `ikr tag-users`
 
 
 def policy_days(days: Days) -> PolicyDays:
-    return PolicyDays(days=days.days, origin=origin(days.source), source=days.source)
+    return PolicyDays(days=days.days, origin=origin(days.source), source=str(days.source))
 
 
-def blocked_by_tags(scope: AccountScope) -> bool:
-    """As a rotation run judges it: a bad days tag matters where ikr works; a bad IKR:ENABLED always."""
-    return bool(scope.problems) and (scope.enabled or any(ENABLED in problem for problem in scope.problems))
+def opted_in_detail(scope: AccountScope) -> str:
+    return f"opted in by {scope.opt_in}"
 
 
 def at_risk(user: IamUser, credentials: CredentialReport, rotate_after: Days, now: datetime) -> bool:
@@ -182,15 +184,20 @@ def _next(decision: Decision, items: Sequence[ExpiryItem], now: datetime, deacti
 
 
 def managed_row(scope: AccountScope, user: IamUser, data: AccountData, now: datetime) -> ReportRow:
+    return judge_managed(scope, user, data, now)[1]
+
+
+def judge_managed(scope: AccountScope, user: IamUser, data: AccountData, now: datetime) -> tuple[Decision, ReportRow]:
+    """The policy's decision for a managed user and the row made of it (`ikr explain` shows both)."""
     items = [item for item in data.items if item.user_name == user.name]
     pending = pending_old_keys(items, now).get(user.name, [])
     decision = decide(user, scope, now, pending, data.delivery_prefix)
     after = _next(decision, items, now, data.deactivate_days)
-    return ReportRow(
+    return decision, ReportRow(
         kind=RowKind.MANAGED,
         **_account_fields(scope),
         account_state=AccountState.OPTED_IN,
-        account_detail=f"opted in by {scope.enabled_source}",
+        account_detail=opted_in_detail(scope),
         user=user.name,
         email=decision.email,
         keys=_key_rows(user.keys, data.credentials, user.name, now),
@@ -223,7 +230,7 @@ def unmanaged_row(scope: AccountScope, user: IamUser, credentials: CredentialRep
         kind=RowKind.UNMANAGED_RISK,
         **_account_fields(scope),
         account_state=AccountState.OPTED_IN,
-        account_detail=f"opted in by {scope.enabled_source}",
+        account_detail=opted_in_detail(scope),
         user=user.name,
         keys=_key_rows(user.keys, credentials, user.name, now),
         rotate_after=policy_days(scope.rotate_after),
@@ -244,7 +251,7 @@ def account_rows(scope: AccountScope, data: AccountData, now: datetime) -> list[
                 kind=RowKind.NO_MANAGED_USERS,
                 **_account_fields(scope),
                 account_state=AccountState.OPTED_IN,
-                account_detail=f"opted in by {scope.enabled_source}",
+                account_detail=opted_in_detail(scope),
                 next_action="none: no user is tagged IKR:EMAIL",
                 rotate_after=policy_days(scope.rotate_after),
                 delete_after=policy_days(scope.delete_after),

@@ -22,7 +22,7 @@ from central.aws.errors import AwsError, aws_call
 from central.aws.expiry_table import ExpiryItem
 from central.aws.iam_read import IamReader
 from central.collaborators import Services
-from central.domain.errors import IkrError, UsageError
+from central.domain.errors import AccountError, IkrError, UsageError
 from central.domain.model import IamUser
 from central.domain.scope import AccountScope
 from central.report.build import (
@@ -31,8 +31,8 @@ from central.report.build import (
     account_summary,
     assemble,
     at_risk,
-    blocked_by_tags,
     not_worked_row,
+    opted_in_detail,
 )
 from central.report.rows import AccountRow, AccountState, Report, ReportRow
 from central.rotation.run import account_scopes
@@ -101,23 +101,24 @@ def report_account(
     services: Services, scope: AccountScope, now: datetime, reading: Reading = Reading()
 ) -> tuple[AccountRow, list[ReportRow]]:
     """One account's state and rows; any failure to read it becomes its `unreachable` row."""
-    if blocked_by_tags(scope):
-        detail = "; ".join(scope.problems)
+    if scope.blocked:
+        detail = "; ".join(str(problem) for problem in scope.problems)
         rows = [not_worked_row(scope, AccountState.BAD_TAGS, detail)]
         return account_summary(scope, AccountState.BAD_TAGS, detail, rows), rows
     if not scope.enabled:
-        rows = [not_worked_row(scope, AccountState.NOT_OPTED_IN, scope.enabled_source)]
-        return account_summary(scope, AccountState.NOT_OPTED_IN, scope.enabled_source, rows), rows
+        detail = str(scope.opt_in)
+        rows = [not_worked_row(scope, AccountState.NOT_OPTED_IN, detail)]
+        return account_summary(scope, AccountState.NOT_OPTED_IN, detail, rows), rows
     try:
         data = read_account(services, scope, now, reading)
     except IkrError as exc:
-        reason = _reason(exc)
-        reason = reason if reason.startswith("account ") else f"account {scope.account.id}: {reason}"
+        # An AccountError's text names its account already ("account <id>: ..."); anything else is given it.
+        reason = str(exc) if isinstance(exc, AccountError) else f"account {scope.account.id}: {_reason(exc)}"
         logger.error("account not read for the report", account_id=scope.account.id, reason=reason)
         rows = [not_worked_row(scope, AccountState.UNREACHABLE, reason)]
         return account_summary(scope, AccountState.UNREACHABLE, reason, rows), rows
     rows = account_rows(scope, data, now)
-    detail = f"opted in by {scope.enabled_source}"
+    detail = opted_in_detail(scope)
     return account_summary(scope, AccountState.OPTED_IN, detail, rows, data.notes), rows
 
 
@@ -170,7 +171,7 @@ def read_user(services: Services, account_id: str, user_name: str, reading: Read
     scopes, standalone = account_scopes(services)
     scope = find_scope(scopes, account_id)
     deactivate = services.settings.DEACTIVATE_BEFORE_DELETE_DAYS
-    if blocked_by_tags(scope) or not scope.enabled:
+    if scope.blocked or not scope.enabled:
         return UserFacts(scope, standalone, None, None, [], [], deactivate)
     iam = IamReader(services.broker.session_for(account_id), account_id)
     found = [user for user in iam.users() if user.name == user_name]

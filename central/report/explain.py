@@ -2,8 +2,8 @@
 
 Each step shows what every scope holds (user → account → OUs nearest first → root → setting) and
 marks the value in force. The marks come from the policy's own results (`central.domain.scope.resolve`'s
-sources, `central.domain.policy.decide`'s decision, through the report's row), never from a second
-reading of the rules, so `explain`, the report and the run cannot disagree.
+sources and opt-in, `central.domain.policy.decide`'s decision, the one the report's row is made of),
+never from a second reading of the rules, so `explain`, the report and the run cannot disagree.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from central.domain import tags as t
-from central.domain.model import Account, Tag
-from central.domain.scope import Days
-from central.report.build import AccountData, blocked_by_tags, managed_row, unmanaged_row
+from central.domain.model import Tag
+from central.domain.scope import Days, ScopeTags, chain
+from central.domain.sources import OptInReason, SourceKind
+from central.report.build import AccountData, judge_managed, unmanaged_row
 from central.report.collect import UserFacts
 from central.report.rows import ReportRow
 
@@ -25,21 +26,6 @@ USED = "<- in force"
 class Step:
     title: str
     lines: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Level:
-    label: str  # as `central.domain.scope` names the scope in a source
-    tags: tuple[Tag, ...]
-
-
-def _levels(account: Account) -> list[_Level]:
-    """The account, then its OUs nearest first, then the root: the order `central.domain.scope` reads them."""
-    levels = [_Level(f"account {account.id} ({account.name})", account.tags)]
-    for depth, unit in enumerate(reversed(account.path)):
-        is_root = depth == len(account.path) - 1 and unit.id.startswith("r-")
-        levels.append(_Level(f"root {unit.id}" if is_root else f"OU {unit.id} ({unit.name})", unit.tags))
-    return levels
 
 
 def _value(tags: tuple[Tag, ...], key: str) -> str | None:
@@ -55,41 +41,44 @@ def _check_days(key: str, value: str) -> str:
     return ""
 
 
-def _chain(key: str, user_tags: tuple[Tag, ...] | None, levels: list[_Level], used: Days, setting: int) -> Step:
+def _chain(key: str, user_tags: tuple[Tag, ...] | None, levels: list[ScopeTags], used: Days, setting: int) -> Step:
     step = Step(f"{key}: nearest scope with a valid value wins")
+    source = used.source
     if user_tags is not None:
         value = _value(user_tags, key)
         shown = "no tag" if value is None else f"{value!r}{_check_days(key, value)}"
-        step.lines.append(f"user tag: {shown}" + (f"  {USED}" if used.source == "user tag" else ""))
-    for level in levels:
-        value = _value(level.tags, key)
+        step.lines.append(f"user tag: {shown}" + (f"  {USED}" if source.kind is SourceKind.USER_TAG else ""))
+    for held in levels:
+        value = _value(held.tags, key)
         shown = "no tag" if value is None else f"{value!r}{_check_days(key, value)}"
-        mark = f"  {USED}" if used.source == f"{level.label} tag {key}" else ""
-        step.lines.append(f"{level.label}: {shown}{mark}")
+        mark = f"  {USED}" if source.level == held.level and source.key == key else ""
+        step.lines.append(f"{held.level}: {shown}{mark}")
     name = key.removeprefix(t.PREFIX)
-    mark = f"  {USED}" if used.source.startswith("setting ") else ""
+    mark = f"  {USED}" if source.kind is SourceKind.SETTING else ""
     step.lines.append(f"setting {name}: {setting}{mark}")
     step.lines.append(f"=> {used.days} days, from {used.source}")
     return step
 
 
-def _opt_in(facts: UserFacts, levels: list[_Level]) -> Step:
+def _opt_in(facts: UserFacts, levels: list[ScopeTags]) -> Step:
     scope = facts.scope
+    opt_in = scope.opt_in
     step = Step(f"{t.ENABLED}: is the account opted in? (nearest scope wins)")
     if facts.standalone:
         step.lines.append("the caller is in no Organization: its own account is always managed")
     else:
-        for level in levels:
-            value = _value(level.tags, t.ENABLED)
-            mark = f"  {USED}" if scope.enabled_source == f"{level.label} tag {t.ENABLED}" else ""
-            step.lines.append(f"{level.label}: {'no tag' if value is None else repr(value)}{mark}")
+        for held in levels:
+            value = _value(held.tags, t.ENABLED)
+            in_force = opt_in.reason is OptInReason.TAG and opt_in.level == held.level
+            mark = f"  {USED}" if in_force else ""
+            step.lines.append(f"{held.level}: {'no tag' if value is None else repr(value)}{mark}")
     step.lines.extend(f"problem: {problem}" for problem in scope.problems)
-    if blocked_by_tags(scope):
+    if scope.blocked:
         step.lines.append("=> not worked: an IKR tag of the account or an OU above it is invalid (fix it first)")
     elif scope.enabled:
-        step.lines.append(f"=> opted in ({scope.enabled_source})")
+        step.lines.append(f"=> opted in ({opt_in})")
     else:
-        step.lines.append(f"=> not opted in ({scope.enabled_source}): ikr never enters this account")
+        step.lines.append(f"=> not opted in ({opt_in}): ikr never enters this account")
     return step
 
 
@@ -149,7 +138,7 @@ def _decision(row: ReportRow) -> Step:
 def explain(facts: UserFacts, user_name: str, now: datetime, rotate_default: int, delete_default: int) -> list[Step]:
     scope = facts.scope
     account = scope.account
-    levels = _levels(account)
+    levels = chain(account)
     steps = [
         Step(
             f"Account {account.id} ({account.name})",
@@ -172,13 +161,9 @@ def explain(facts: UserFacts, user_name: str, now: datetime, rotate_default: int
         deactivate_days=facts.deactivate_days,
     )
     if t.has_email_tag(user.tags):
-        row = managed_row(scope, user, data, now)
-        assert row.rotate_after is not None
-        assert row.delete_after is not None
-        rotate = Days(days=row.rotate_after.days, source=row.rotate_after.source)
-        delete = Days(days=row.delete_after.days, source=row.delete_after.source)
-        steps.append(_chain(t.ROTATE_AFTER_DAYS, user.tags, levels, rotate, rotate_default))
-        steps.append(_chain(t.DELETE_AFTER_DAYS, user.tags, levels, delete, delete_default))
+        decision, row = judge_managed(scope, user, data, now)
+        steps.append(_chain(t.ROTATE_AFTER_DAYS, user.tags, levels, decision.rotate_after, rotate_default))
+        steps.append(_chain(t.DELETE_AFTER_DAYS, user.tags, levels, decision.delete_after, delete_default))
         steps.extend([_keys(row), _table(row), _delivery(row), _decision(row)])
     else:
         steps.append(_chain(t.ROTATE_AFTER_DAYS, None, levels, scope.rotate_after, rotate_default))

@@ -62,7 +62,7 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
         account_name=account.name,
         ou_path=account.ou_path,
         status=AccountStatus.DONE,
-        detail=f"opted in by {ctx.scope.enabled_source}",
+        detail=f"opted in by {ctx.scope.opt_in}",
     )
     iam = ctx.member.iam
     items = ctx.table.for_account(account.id)

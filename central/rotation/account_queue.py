@@ -6,6 +6,10 @@ old keys the run's sweep just removed there (their destructor may not have run y
 show pending, not two keys). `part` counts the passes over one account: a worker that runs low on
 time queues the account again as the next part.
 
+Version 2 carries the opt-in and the days' sources as structured values. A version 1 message (the
+sources as text, e.g. "OU ou-x (Workloads) tag IKR:ROTATE_AFTER_DAYS") may still wait in a deployed
+queue: it is read by matching its text against what the account's own scopes render to.
+
 Sending is SendMessageBatch (`central.aws.sqs_queue`), 10 messages (and at most 256 KiB) a call.
 Entries SQS refused for a passing reason are sent once more; what still fails is reported per account.
 """
@@ -15,15 +19,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from central.aws.expiry_table import ExpiryItem, State
 from central.aws.sqs_queue import Refused, SqsQueue
 from central.domain import bounds
+from central.domain import tags as t
 from central.domain.model import Account
-from central.domain.scope import AccountScope, Days
+from central.domain.scope import AccountScope, Days, chain
+from central.domain.sources import OptIn, Source
 from central.rotation.run import AccountWork
 
 if TYPE_CHECKING:
@@ -48,15 +54,22 @@ class SweptKey(_Message):
 
 
 class AccountMessage(_Message):
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 2  # 1: sources as text, upgraded on reading (`_from_version_1`)
     run_id: str = Field(min_length=1, max_length=64)
     now: AwareDatetime
     account: Account  # id, name and OU path; tags left out: the policy below is already resolved
-    enabled_source: str
+    opt_in: OptIn
     rotate_after: Days
     delete_after: Days
     swept: tuple[SweptKey, ...] = ()
     part: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("version") == 1:
+            return upgrade_version_1(data)
+        return data
 
     @field_validator("now")
     @classmethod
@@ -72,7 +85,7 @@ class AccountMessage(_Message):
             account=account.model_copy(
                 update={"tags": (), "path": tuple(unit.model_copy(update={"tags": ()}) for unit in account.path)}
             ),
-            enabled_source=work.scope.enabled_source,
+            opt_in=work.scope.opt_in,
             rotate_after=work.scope.rotate_after,
             delete_after=work.scope.delete_after,
             swept=tuple(
@@ -90,8 +103,7 @@ class AccountMessage(_Message):
     def work(self) -> AccountWork:
         scope = AccountScope(
             account=self.account,
-            enabled=True,  # only opted-in accounts with sound tags are queued
-            enabled_source=self.enabled_source,
+            opt_in=self.opt_in,  # managed: only opted-in accounts with sound tags are queued
             rotate_after=self.rotate_after,
             delete_after=self.delete_after,
         )
@@ -105,6 +117,33 @@ class AccountMessage(_Message):
 
     def body(self) -> str:
         return self.model_dump_json()
+
+
+def upgrade_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 message as version 2. Its sources are text that `Source` and `OptIn` render; the
+    account in the message names every scope they can come from, so each text is looked up among the
+    renderings of that account's scopes: no parsing of names that may hold any character."""
+    account = Account.model_validate(data.get("account"))
+    levels = [held.level for held in chain(account)]
+    sources = [Source.setting("ROTATE_AFTER_DAYS"), Source.setting("DELETE_AFTER_DAYS")]
+    sources += [Source.tag(level, key) for level in levels for key in (t.ROTATE_AFTER_DAYS, t.DELETE_AFTER_DAYS)]
+    # Only opted-in accounts were queued: a tag that said true, or no Organization.
+    opt_ins = [OptIn.standalone(), *(OptIn.by_tag(level, managed=True) for level in levels)]
+    upgraded = {key: value for key, value in data.items() if key != "enabled_source"}
+    upgraded["version"] = 2
+    upgraded["opt_in"] = _known(opt_ins, data.get("enabled_source"), "enabled_source", account)
+    for field in ("rotate_after", "delete_after"):
+        days = data.get(field)
+        if isinstance(days, dict):
+            upgraded[field] = {**days, "source": _known(sources, days.get("source"), f"{field}.source", account)}
+    return upgraded
+
+
+def _known(values: Sequence[OptIn | Source], text: object, field: str, account: Account) -> OptIn | Source:
+    for value in values:
+        if str(value) == text:
+            return value
+    raise ValueError(f"version 1 {field} {text!r} names no scope of account {account.id}")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from central.concurrency import ordered_map
 from central.domain.errors import AccountAccessError, IkrError, UsageError
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
-from central.domain.tags import ENABLED
 from central.rotation.account import RotationContext, new_run_id, rotate_account_part
 
 logger = Logger(service="ikr")
@@ -123,12 +122,12 @@ def gate(scope: AccountScope) -> AccountResult | None:
         account_name=account.name,
         ou_path=account.ou_path,
         status=AccountStatus.NOT_OPTED_IN,
-        detail=scope.enabled_source,
+        detail=str(scope.opt_in),
     )
-    # A bad days tag matters only where ikr works; a bad IKR:ENABLED always does (opted in or not?).
-    if scope.problems and (scope.enabled or any(ENABLED in problem for problem in scope.problems)):
-        logger.error("bad account or OU tag", account_id=account.id, problems=scope.problems)
-        return row.model_copy(update={"status": AccountStatus.FAILED, "detail": "; ".join(scope.problems)})
+    if scope.blocked:
+        problems = [str(problem) for problem in scope.problems]
+        logger.error("bad account or OU tag", account_id=account.id, problems=problems)
+        return row.model_copy(update={"status": AccountStatus.FAILED, "detail": "; ".join(problems)})
     return None if scope.enabled else row
 
 

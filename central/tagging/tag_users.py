@@ -20,6 +20,7 @@ from central.domain.errors import IkrError, UsageError
 from central.domain.model import Frozen
 from central.domain.policy import read_user_tags
 from central.domain.scope import Days
+from central.domain.sources import Source
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _USER = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -118,9 +119,9 @@ def _ikr_value_problems(tags: dict[str, Any], delivery_prefix: str) -> list[str]
     values = {key.upper(): value for key, value in tags.items() if key.upper().startswith(t.PREFIX)}
     if not values or not all(isinstance(value, str) for value in values.values()):
         return []  # no IKR: tag, or a value that is not a string (already reported)
-    unset = Days(days=1, source="unset")
+    unset = Days(days=1, source=Source.unset())
     read = read_user_tags(values, unset, unset, delivery_prefix)
-    return [*read.problems, *read.warnings]
+    return [*(str(problem) for problem in read.problems), *read.warnings]
 
 
 def apply(

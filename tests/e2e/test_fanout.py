@@ -15,6 +15,7 @@ import pytest
 
 from central.aws.expiry_table import ExpiryTable
 from central.aws.stream_pump import LocalLambdaContext
+from central.domain.sources import OptInReason, Source
 from central.rotation.account_queue import AccountMessage
 from handlers import account_worker, rotator
 from tests.e2e.conftest import DAY_100
@@ -161,8 +162,9 @@ def test_the_rotator_queues_each_opted_in_account_and_the_worker_retries_only_wh
     prod = AccountMessage.model_validate_json(by_account[ids["prod"]]["Body"])
     assert (prod.run_id, prod.now.isoformat(), prod.part) == (queued["run_id"], queued["now"].replace("Z", "+00:00"), 1)
     assert prod.account.ou_path == "Root/Workloads"
-    assert prod.rotate_after.source == "setting ROTATE_AFTER_DAYS"
-    assert "IKR:ENABLED" in prod.enabled_source
+    assert prod.rotate_after.source == Source.setting("ROTATE_AFTER_DAYS")
+    assert prod.opt_in.managed
+    assert prod.opt_in.reason is OptInReason.TAG
 
     # WHEN the worker gets the batch while dev's AssumeRole is throttled past every retry
     faults = Faults(monkeypatch)

@@ -92,7 +92,7 @@ def sample_report() -> Report:
     ):
         found = account_rows(scope, data, NOW)
         rows.extend(found)
-        accounts.append(account_summary(scope, AccountState.OPTED_IN, f"opted in by {scope.enabled_source}", found))
+        accounts.append(account_summary(scope, AccountState.OPTED_IN, f"opted in by {scope.opt_in}", found))
     for scope, state, detail in (
         (scope_of(GONE, "legacy", WORKLOADS), AccountState.UNREACHABLE, f"account {GONE}: AccessDenied: no role"),
         (scope_of(SANDBOX, "sandbox", SANDBOX_OU), AccountState.NOT_OPTED_IN, "no IKR:ENABLED tag"),

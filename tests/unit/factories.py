@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from central.domain.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
+from central.domain.model import AccessKey, Account, IamUser, KeyStatus, Level, LevelKind, OrgUnit, Tag
 from central.domain.scope import AccountScope, Days
+from central.domain.sources import OptIn, Source
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ROOT_ID = "r-ab12"
@@ -67,17 +68,20 @@ def account(
     return Account(id=account_id, name=name, tags=tags(given), path=path)
 
 
+SETTING_ROTATE = Source.setting("ROTATE_AFTER_DAYS")
+SETTING_DELETE = Source.setting("DELETE_AFTER_DAYS")
+
+
 def account_scope(
     rotate: int = 90,
     delete: int = 7,
-    rotate_source: str = "setting ROTATE_AFTER_DAYS",
-    delete_source: str = "setting DELETE_AFTER_DAYS",
+    rotate_source: Source = SETTING_ROTATE,
+    delete_source: Source = SETTING_DELETE,
 ) -> AccountScope:
     """An enabled account's inherited policy, built directly (policy tests need not walk scopes)."""
     return AccountScope(
         account=account({"IKR:ENABLED": "true"}),
-        enabled=True,
-        enabled_source=f"account {ACCOUNT_ID} ({ACCOUNT_NAME}) tag IKR:ENABLED",
+        opt_in=OptIn.by_tag(Level(kind=LevelKind.ACCOUNT, id=ACCOUNT_ID, name=ACCOUNT_NAME), managed=True),
         rotate_after=Days(days=rotate, source=rotate_source),
         delete_after=Days(days=delete, source=delete_source),
     )

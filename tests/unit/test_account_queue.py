@@ -3,6 +3,7 @@ sent once more unless SQS blames the message, what still fails reported per acco
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,13 +12,25 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from central.aws.expiry_table import ExpiryItem, State
-from central.domain.model import Account, OrgUnit, Tag
+from central.domain.model import Account, Level, LevelKind, OrgUnit, Tag
 from central.domain.scope import AccountScope, Days
+from central.domain.sources import OptIn, Source
 from central.rotation.account_queue import MAX_BATCH_BYTES, AccountMessage, AccountQueue
 from central.rotation.run import AccountWork
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ikr-accounts"
+WORKLOADS = Level(kind=LevelKind.OU, id="ou-ab12-cdef3456", name="Workloads")
+# A message as version 1 of the queue wrote it (sources as text): it may still wait in a deployed queue.
+VERSION_1 = (
+    '{"version":1,"run_id":"5fe77bfb99f5","now":"2027-03-01T12:00:00Z","account":{"id":"111122223333",'
+    '"name":"payments","tags":[],"path":[{"id":"r-ab12","name":"Root","tags":[]},{"id":"ou-ab12-cdef3456",'
+    '"name":"Workloads","tags":[]}]},"enabled_source":"OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED",'
+    '"rotate_after":{"days":60,"source":"OU ou-ab12-cdef3456 (Workloads) tag IKR:ROTATE_AFTER_DAYS"},'
+    '"delete_after":{"days":5,"source":"setting DELETE_AFTER_DAYS"},"swept":[{"user_name":"user00000",'
+    '"old_key_id":"AKIAOLD0000000000000","started_at":1700000000,"expires_at":1700500000,'
+    '"new_key_id":"AKIANEW0000000000000"}],"part":1}'
+)
 
 
 def work(account_id: str = "111122223333", swept: int = 0) -> AccountWork:
@@ -26,10 +39,9 @@ def work(account_id: str = "111122223333", swept: int = 0) -> AccountWork:
     account = Account(id=account_id, name="payments", tags=(Tag(key="team", value="x"),), path=(root, ou))
     scope = AccountScope(
         account=account,
-        enabled=True,
-        enabled_source="OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED",
-        rotate_after=Days(days=60, source="OU ou-ab12-cdef3456 (Workloads) tag IKR:ROTATE_AFTER_DAYS"),
-        delete_after=Days(days=5, source="setting DELETE_AFTER_DAYS"),
+        opt_in=OptIn.by_tag(WORKLOADS, managed=True),
+        rotate_after=Days(days=60, source=Source.tag(WORKLOADS, "IKR:ROTATE_AFTER_DAYS")),
+        delete_after=Days(days=5, source=Source.setting("DELETE_AFTER_DAYS")),
     )
     items = tuple(
         ExpiryItem(
@@ -84,7 +96,7 @@ def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and
     assert message.account.tags == ()
     assert all(unit.tags == () for unit in message.account.path)
     assert back.scope.account.ou_path == "Root/Workloads"
-    assert (back.scope.enabled, back.scope.enabled_source) == (True, original.scope.enabled_source)
+    assert (back.scope.enabled, back.scope.opt_in) == (True, original.scope.opt_in)
     assert (back.scope.rotate_after, back.scope.delete_after) == (
         original.scope.rotate_after,
         original.scope.delete_after,
@@ -103,7 +115,11 @@ def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and
         "not json",
         "{}",
         '{"account": "not an account message"}',
-        AccountMessage.for_work(work()).body().replace('"version":1', '"version":2'),
+        AccountMessage.for_work(work()).body().replace('"version":2', '"version":3'),
+        VERSION_1.replace("OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED", "OU ou-other (Workloads) tag IKR:ENABLED"),
+        VERSION_1.replace('"source":"setting DELETE_AFTER_DAYS"', '"source":"setting SOMETHING_ELSE"'),
+        VERSION_1.replace('"version":1', '"version":2'),  # text sources in a version 2 message
+        '{"version":1,"account":"not an account"}',
         AccountMessage.for_work(work()).body().replace('"part":1', '"part":0'),
         AccountMessage.for_work(work()).body().replace('"now":"2027-03-01T12:00:00Z"', '"now":"2027-03-01T12:00:00"'),
         AccountMessage.for_work(work()).body()[:-1] + ',"extra":1}',
@@ -112,6 +128,71 @@ def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and
 def test_a_body_that_is_not_an_account_message_is_refused(body: str):
     with pytest.raises(ValidationError):
         AccountMessage.model_validate_json(body)
+
+
+def test_a_version_1_message_still_in_a_queue_reads_as_the_same_work():
+    # GIVEN a message written by version 1 (opt-in and day sources as text)
+    # WHEN the worker of this version reads it
+    message = AccountMessage.model_validate_json(VERSION_1)
+
+    # THEN it is the work the current rotator would queue, sources as values, sent on as version 2
+    current = AccountMessage.model_validate_json(AccountMessage.for_work(work(swept=1)).body())
+    assert message == current
+    assert message.version == 2
+    assert message.opt_in == OptIn.by_tag(WORKLOADS, managed=True)
+    assert message.rotate_after == Days(days=60, source=Source.tag(WORKLOADS, "IKR:ROTATE_AFTER_DAYS"))
+    assert message.delete_after == Days(days=5, source=Source.setting("DELETE_AFTER_DAYS"))
+    assert '"version":2' in message.next_part().body()
+    back = message.work()
+    assert f"opted in by {back.scope.opt_in}" == "opted in by OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED"
+
+
+@pytest.mark.parametrize(
+    ("enabled_source", "rotate_source", "opt_in", "source"),
+    [
+        (
+            "standalone account (no Organization)",
+            "setting ROTATE_AFTER_DAYS",
+            OptIn.standalone(),
+            Source.setting("ROTATE_AFTER_DAYS"),
+        ),
+        (
+            "account 111122223333 (payments) tag IKR:ENABLED",
+            "account 111122223333 (payments) tag IKR:ROTATE_AFTER_DAYS",
+            OptIn.by_tag(Level(kind=LevelKind.ACCOUNT, id="111122223333", name="payments"), managed=True),
+            Source.tag(Level(kind=LevelKind.ACCOUNT, id="111122223333", name="payments"), "IKR:ROTATE_AFTER_DAYS"),
+        ),
+        (
+            "root r-ab12 tag IKR:ENABLED",
+            "root r-ab12 tag IKR:ROTATE_AFTER_DAYS",
+            OptIn.by_tag(Level(kind=LevelKind.ROOT, id="r-ab12", name="Root"), managed=True),
+            Source.tag(Level(kind=LevelKind.ROOT, id="r-ab12", name="Root"), "IKR:ROTATE_AFTER_DAYS"),
+        ),
+    ],
+)
+def test_every_source_text_of_version_1_is_read_back_as_its_value(enabled_source, rotate_source, opt_in, source):
+    body = VERSION_1.replace("OU ou-ab12-cdef3456 (Workloads) tag IKR:ENABLED", enabled_source).replace(
+        "OU ou-ab12-cdef3456 (Workloads) tag IKR:ROTATE_AFTER_DAYS", rotate_source
+    )
+
+    message = AccountMessage.model_validate_json(body)
+
+    assert (message.opt_in, message.rotate_after.source) == (opt_in, source)
+    assert (str(message.opt_in), str(message.rotate_after.source)) == (enabled_source, rotate_source)
+
+
+def test_a_version_1_account_name_that_reads_like_a_source_is_matched_whole():
+    # GIVEN an account whose name holds the words a source is made of
+    name = "payments) tag IKR:ENABLED (old"
+    body = VERSION_1.replace('"name":"payments"', json.dumps({"name": name})[1:-1]).replace(
+        "OU ou-ab12-cdef3456 (Workloads) tag IKR:ROTATE_AFTER_DAYS",
+        f"account 111122223333 ({name}) tag IKR:ROTATE_AFTER_DAYS",
+    )
+
+    message = AccountMessage.model_validate_json(body)
+
+    account = Level(kind=LevelKind.ACCOUNT, id="111122223333", name=name)
+    assert message.rotate_after.source == Source.tag(account, "IKR:ROTATE_AFTER_DAYS")
 
 
 def test_ten_messages_a_call_in_the_given_order():

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central.domain.model import KeyStatus
+from central.domain.model import KeyStatus, Level, LevelKind
 from central.domain.policy import Action, PendingOld, decide
 from central.domain.scope import Days
-from tests.unit.factories import NOW, account_scope, key, user
+from central.domain.sources import Source
+from tests.unit.factories import ACCOUNT_ID, NOW, account_scope, key, user
 
 OLD_ID, NEW_ID = "AKIAOLD0000000000001", "AKIANEW0000000000002"
 
@@ -64,13 +65,14 @@ def test_a_young_key_is_not_due_and_says_when_it_will_be():
 
 
 def test_the_scope_source_appears_in_the_rotate_reason():
-    scope = account_scope(rotate=30, rotate_source="OU ou-ab12-prod (Prod) tag IKR:ROTATE_AFTER_DAYS")
+    prod = Source.tag(Level(kind=LevelKind.OU, id="ou-ab12-prod", name="Prod"), "IKR:ROTATE_AFTER_DAYS")
+    scope = account_scope(rotate=30, rotate_source=prod)
 
     decision = decide(user(key(age_days=31)), scope, NOW, [])
 
     assert decision.action is Action.ROTATE
     assert "rotate after 30 days (OU ou-ab12-prod (Prod) tag IKR:ROTATE_AFTER_DAYS)" in decision.reason
-    assert decision.rotate_after.source == "OU ou-ab12-prod (Prod) tag IKR:ROTATE_AFTER_DAYS"
+    assert decision.rotate_after.source == prod
 
 
 # --- user tags override the account's scope -----------------------------------------------------
@@ -78,14 +80,15 @@ def test_the_scope_source_appears_in_the_rotate_reason():
 
 def test_a_user_rotate_tag_overrides_the_account_scope():
     # GIVEN the account rotates after 90 days, but the user is tagged 30; the key is 40 days old
-    scope = account_scope(rotate=90, rotate_source="root r-ab12 tag IKR:ROTATE_AFTER_DAYS")
+    root = Level(kind=LevelKind.ROOT, id="r-ab12", name="Root")
+    scope = account_scope(rotate=90, rotate_source=Source.tag(root, "IKR:ROTATE_AFTER_DAYS"))
     tagged = user(key(OLD_ID, age_days=40), extra={"IKR:ROTATE_AFTER_DAYS": "30"})
 
     decision = decide(tagged, scope, NOW, [])
 
     # THEN the user's 30 days rule and say so
     assert decision.action is Action.ROTATE
-    assert decision.rotate_after == Days(days=30, source="user tag")
+    assert decision.rotate_after == Days(days=30, source=Source.user_tag("IKR:ROTATE_AFTER_DAYS"))
     assert "rotate after 30 days (user tag)" in decision.reason
 
 
@@ -102,7 +105,7 @@ def test_a_user_rotate_tag_can_also_lengthen_the_period():
     decision = decide(tagged, account_scope(rotate=90), NOW, [])
 
     assert decision.action is Action.NOT_DUE
-    assert decision.rotate_after == Days(days=180, source="user tag")
+    assert decision.rotate_after == Days(days=180, source=Source.user_tag("IKR:ROTATE_AFTER_DAYS"))
 
 
 def test_a_user_delete_tag_overrides_the_account_scope():
@@ -110,7 +113,7 @@ def test_a_user_delete_tag_overrides_the_account_scope():
 
     decision = decide(tagged, account_scope(rotate=90, delete=7), NOW, [])
 
-    assert decision.delete_after == Days(days=2, source="user tag")
+    assert decision.delete_after == Days(days=2, source=Source.user_tag("IKR:DELETE_AFTER_DAYS"))
 
 
 def test_user_tag_keys_are_matched_ignoring_case():
@@ -236,6 +239,13 @@ def test_every_bad_user_tag_is_named_in_the_reason():
     assert "IKR:EMAIL='nobody'" in parts[0]
     assert "IKR:ROTATE_AFTER_DAYS='soon'" in parts[1]
     assert "IKR:DELETE_AFTER_DAYS='0'" in parts[2]
+    # the same problems as records: account, user, tag key and reason, the reason rendered as the text above
+    assert [(p.account_id, p.user, p.key, p.level) for p in decision.problems] == [
+        (ACCOUNT_ID, bad.name, "IKR:EMAIL", None),
+        (ACCOUNT_ID, bad.name, "IKR:ROTATE_AFTER_DAYS", None),
+        (ACCOUNT_ID, bad.name, "IKR:DELETE_AFTER_DAYS", None),
+    ]
+    assert [problem.reason for problem in decision.problems] == parts
 
 
 def test_a_user_tag_in_two_cases_with_two_values_skips_the_user():
@@ -254,7 +264,7 @@ def test_a_bad_user_days_tag_keeps_the_scope_days():
 
     decision = decide(bad, account_scope(rotate=90), NOW, [])
 
-    assert decision.rotate_after == Days(days=90, source="setting ROTATE_AFTER_DAYS")
+    assert decision.rotate_after == Days(days=90, source=Source.setting("ROTATE_AFTER_DAYS"))
 
 
 def test_a_bad_tag_skips_even_a_user_with_a_pending_old_key():

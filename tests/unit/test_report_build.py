@@ -11,6 +11,7 @@ from central.aws.expiry_table import ExpiryItem, State, epoch, pending_old_keys
 from central.domain.model import KeyStatus
 from central.domain.policy import Action
 from central.domain.scope import resolve
+from central.domain.sources import Source
 from central.report.build import AccountData, account_rows, origin
 from central.report.rows import Origin, Report, ReportRow, RowKind, schema_text
 from tests.support.report_sample import NOW, PROD, WORKLOADS, key, sample_report, scope_of, user
@@ -29,21 +30,21 @@ def origins(row: ReportRow) -> tuple[tuple[int, Origin], tuple[int, Origin]]:
     return (row.rotate_after.days, row.rotate_after.origin), (row.delete_after.days, row.delete_after.origin)
 
 
-def test_every_source_text_of_scope_and_policy_has_its_origin():
+def test_every_source_of_scope_and_policy_has_its_origin():
     # GIVEN an account whose days come from each kind of scope (texts made by central.domain.scope itself)
     path = (root({"IKR:ROTATE_AFTER_DAYS": "9"}), ou("ou-ab12-a", "A", {"IKR:DELETE_AFTER_DAYS": "2"}))
     from_ou_and_root = resolve(account({"IKR:ENABLED": "true"}, path=path), 85, 5)
     from_account = resolve(account({"IKR:ROTATE_AFTER_DAYS": "7"}, path=path), 85, 5)
     from_settings = resolve(account(path=(root(),)), 85, 5)
 
-    # THEN each source text maps to its kind; a text nobody knows is refused, not guessed
+    # THEN each source maps to its kind; the placeholder of `ikr tag-users` is refused, not guessed
     assert origin(from_ou_and_root.rotate_after.source) is Origin.ROOT_TAG
     assert origin(from_ou_and_root.delete_after.source) is Origin.OU_TAG
     assert origin(from_account.rotate_after.source) is Origin.ACCOUNT_TAG
     assert origin(from_settings.rotate_after.source) is Origin.DEFAULT
-    assert origin("user tag") is Origin.USER_TAG
-    with pytest.raises(ValueError, match="unknown source"):
-        origin("somewhere else")
+    assert origin(Source.user_tag("IKR:ROTATE_AFTER_DAYS")) is Origin.USER_TAG
+    with pytest.raises(ValueError, match="never reported"):
+        origin(Source.unset())
 
 
 def test_rows_carry_the_decision_its_date_and_where_each_number_came_from():

@@ -52,9 +52,10 @@ def test_same_key_in_two_cases_with_different_values_is_a_problem_naming_both():
 
     # THEN one problem names both spellings and both values
     assert len(problems) == 1
-    assert "IKR:EMAIL='a@x.com'" in problems[0]
-    assert "ikr:email='b@y.com'" in problems[0]
-    assert "different values" in problems[0]
+    assert problems[0].key == "IKR:EMAIL"
+    assert "IKR:EMAIL='a@x.com'" in problems[0].reason
+    assert "ikr:email='b@y.com'" in problems[0].reason
+    assert "different values" in problems[0].reason
     assert values == {"IKR:EMAIL": "a@x.com"}
 
 
@@ -70,9 +71,9 @@ def test_each_conflicting_key_is_reported():
 
     _, problems = t.ikr_tags(given)
 
-    assert len(problems) == 2
-    assert "'60'" in problems[0]
-    assert "'5'" in problems[1]
+    assert [problem.key for problem in problems] == ["IKR:ROTATE_AFTER_DAYS", "IKR:DELETE_AFTER_DAYS"]
+    assert "'60'" in problems[0].reason
+    assert "'5'" in problems[1].reason
 
 
 # --- has_email_tag ------------------------------------------------------------------------------
