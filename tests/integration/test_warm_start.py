@@ -5,7 +5,6 @@ Member credentials refresh themselves before they expire; the kept member sessio
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,10 @@ from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.aws.stream_pump import LocalLambdaContext
 from central.domain.errors import AccountAccessError
+from central.domain.model import Account
+from central.domain.scope import resolve
+from central.rotation.account_queue import AccountMessage
+from central.rotation.run import AccountWork
 from central.settings import Settings
 from central.wiring import warm_services
 from handlers import account_worker, destructor, reporter, rotator
@@ -73,15 +76,10 @@ def lambda_env(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> World
 
 
 def _account_record(world: World, name: str, message_id: str) -> dict[str, Any]:
-    body = {
-        "run_id": "warm-run",
-        "now": LATER.isoformat(),
-        "account": {"id": world.account_ids[name], "name": name},
-        "enabled_source": "OU Workloads",
-        "rotate_after": {"days": 60, "source": "OU Workloads"},
-        "delete_after": {"days": 3, "source": "account"},
-    }
-    return {"messageId": message_id, "receiptHandle": message_id, "body": json.dumps(body), "attributes": {}}
+    """The rotator's message for one account, as the rotator's own code writes it."""
+    scope = resolve(Account(id=world.account_ids[name], name=name), 60, 3, standalone=True)
+    body = AccountMessage.for_work(AccountWork(scope=scope, now=LATER, run_id="warm-run")).body()
+    return {"messageId": message_id, "receiptHandle": message_id, "body": body, "attributes": {}}
 
 
 def _invocations(world: World) -> dict[str, Callable[[], Any]]:
