@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench bench-cpu sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,3 +73,6 @@ bench: $(STAMP)
 
 bench-cpu: $(STAMP)  # a steady-state run's CPU against the floor of its own AWS calls (issue 15's goal)
 	$(BIN)/python -m tests.bench.cpu_floor
+
+bench-calls: $(STAMP)  # AWS calls per rotated user and per destroyed key, by service (issue 15's budget)
+	$(BIN)/python -m tests.bench.call_budget
