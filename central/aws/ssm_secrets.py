@@ -2,8 +2,9 @@
 
 - `/ikr/secret/iam/<USERNAME>`: the user's Fernet key that encrypts mailed key pairs;
 - `/ikr/secret/iam/<USERNAME>/pending`: a new key pair between its creation and its delivery, so a
-  run that dies after mailing it can mail the same pair again instead of replacing it. Removed as
-  soon as the delivery is recorded; never in the expiry table.
+  run that dies after mailing it can mail the same pair again instead of replacing it. Removed right
+  after the delivery is recorded (a rotation that dies in between leaves it to the destructor, which
+  removes it before the old key); never in the expiry table.
 """
 
 from __future__ import annotations
@@ -79,27 +80,33 @@ class UserKeyStore:
         return key
 
     def get_or_create(self, user_name: str) -> str:
-        """The user's key, made on first use; a key made concurrently by someone else wins."""
-        existing = self.get(user_name)
-        if existing is not None:
-            return existing
+        """The user's key, made on first use; a key made before (or concurrently, by someone else) wins.
+
+        Written first, with Overwrite=False, and read only when SSM says it exists: that put is the
+        "does it exist?" question and its answer at once, atomically, so a key just written is known
+        without reading it back. Between rotations the key is normally gone (the destructor deletes
+        it with the user's last old key), so this is one call where read-then-write was three."""
+        made = crypto.new_key()
+        remember(made)  # a Fernet key, made here or read: scrubbed from any text ikr repeats
         try:
             with self._call(
                 "PutParameter", "create", user_name, parameter_name(user_name), True, "ParameterAlreadyExists"
             ):
                 self._ssm.put_parameter(
                     Name=parameter_name(user_name),
-                    Value=crypto.new_key(),
+                    Value=made,
                     Type="SecureString",
                     Description=f"ikr: key that encrypts the access keys mailed to IAM user {user_name}",
                     Overwrite=False,
                 )
         except _Expected:
-            pass  # made concurrently: read below
-        created = self.get(user_name)
-        if created is None:
-            raise SecretStoreError(f"account {self._account_id} user {user_name}: key vanished after creation")
-        return created
+            existing = self.get(user_name)  # there before: that key stays the user's
+            if existing is None:
+                raise SecretStoreError(
+                    f"account {self._account_id} user {user_name}: key vanished after creation"
+                ) from None
+            return existing
+        return made
 
     def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
         remember(secret.get_secret_value())
@@ -132,6 +139,16 @@ class UserKeyStore:
     def delete(self, user_name: str) -> bool:
         """Remove the user's key; False when there was none."""
         return self._delete(parameter_name(user_name), user_name)
+
+    def delete_with_rotation(self, user_name: str, encryption_key: bool, pending_pair: bool) -> None:
+        """Remove, in one DeleteParameters call, the user's key and/or the pending pair a rotation may
+        have left behind (it dies between recording the delivery and dropping the pair). Absent
+        parameters are no failure: deleting is safe to repeat."""
+        names = [parameter_name(user_name)] * encryption_key + [pending_name(user_name)] * pending_pair
+        if not names:
+            return
+        with self._call("DeleteParameters", "delete", user_name, ", ".join(names)):
+            self._ssm.delete_parameters(Names=names)
 
     def _read(self, name: str, user_name: str) -> str | None:
         try:

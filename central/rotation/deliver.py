@@ -1,7 +1,7 @@
 """Delivering a new key and scheduling the old one: the delivery comes to one of three outcomes.
 
-- delivered: the journal says so (`delivered`, with the deletion time the mail promised, counted from
-  this moment), the pending pair is dropped and the old key is scheduled;
+- delivered: the journal says so and schedules the old key in one write (`scheduled`, with the
+  deletion time the mail promised, counted from this moment), then the pending pair is dropped;
 - refused (DeliveryError, a key store or SSM that said no): a first delivery is undone (the new key
   removed, the old one kept); a repeated one keeps the key, which may have gone out before;
 - uncertain (sent, answer lost): the delivery may have happened, so the key is never removed as
@@ -62,12 +62,16 @@ class Deliver:
         # Counted from this moment: a late or repeated delivery never promises a deletion in the past.
         deletes_at = self.ctx.time() + days
         try:
-            item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
+            # Delivered and scheduled in one write: a crash after it has nothing left to resume (the
+            # old key's time is recorded), only the pending pair to drop, which the destructor also
+            # does before it deletes the old key (see `drop_pending` there).
+            item = self.ctx.table.advance(
+                item, state=State.SCHEDULED, delete_at=epoch(deletes_at), expires_at=epoch(deletes_at)
+            )
         except LeaseConflict as exc:
             # Overtaken after delivering: the run that took over delivers the same pair and schedules.
             return self.lease.conflict(item, exc.found, f"key {item.new_key_id} delivered; ")
-        self.ctx.member.user_keys.delete_pending(item.user_name)
-        self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
+        left = self._drop_pending(item)
         fate = "made inactive" if self.ctx.deactivate_days else "deleted"
         went = f"written to {delivery.where}" if delivery.to_store else f"mailed to {item.email}"
         wait = " once the new key is in use" if item.verify_use else ""
@@ -104,8 +108,26 @@ class Deliver:
             new_key_id=item.new_key_id,
             old_key_id=item.old_key_id,
             old_key_deleted_at=deletes_at,
-            detail=f"resumed an interrupted rotation: {detail}" if resumed else detail,
+            detail=(f"resumed an interrupted rotation: {detail}" if resumed else detail) + left,
+            failed=bool(left),
         )
+
+    def _drop_pending(self, item: ExpiryItem) -> str:
+        """Drop the pending pair once the delivery is recorded; "" when done, else what is left and why.
+        The rotation is done either way: the destructor drops a left pair before deleting the old key."""
+        try:
+            self.ctx.member.user_keys.delete_pending(item.user_name)
+        except _DELIVERY_FAILURES as exc:
+            reason = reason_of(exc)
+            logger.error(
+                "pending key pair not removed after the delivery; the destructor removes it with the old key",
+                extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
+            )
+            return (
+                f"; its copy kept for re-delivery in SSM could not be removed ({reason}): it is removed before the "
+                "old key is deleted"
+            )
+        return ""
 
     def _uncertain(self, item: ExpiryItem, reason: str) -> UserResult:
         """The delivery may have happened: the key is never removed as undelivered. The journal and the

@@ -89,7 +89,12 @@ class Recorder:
         credentials = client._request_signer._credentials
         key = credentials.get_frozen_credentials().access_key if credentials else ""
         account = self.assumed.get(key, CENTRAL)
-        self.calls.append(Call(self.phase, account, f"{model.service_model.signing_name}:{model.name}", dict(params)))
+        action = f"{model.service_model.signing_name}:{model.name}"
+        if action == "ssm:DeleteParameters":
+            # IAM authorises each parameter named: one request per name.
+            self.calls.extend(Call(self.phase, account, action, {"Name": name}) for name in params["Names"])
+            return
+        self.calls.append(Call(self.phase, account, action, dict(params)))
 
     def assumed_role(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         credentials = parsed.get("Credentials")
@@ -326,6 +331,7 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
         "iam:GetAccessKeyLastUsed",
         "ssm:PutParameter",
         "ssm:DeleteParameter",
+        "ssm:DeleteParameters",
     ):
         assert (False, wanted) in actions, wanted  # in member accounts
         assert (True, wanted) in actions, wanted  # the central account takes part (user ops)
