@@ -2,9 +2,9 @@
 
 - `/ikr/secret/iam/<USERNAME>`: the user's Fernet key that encrypts mailed key pairs;
 - `/ikr/secret/iam/<USERNAME>/pending`: a new key pair between its creation and its delivery, so a
-  run that dies after mailing it can mail the same pair again instead of replacing it. Removed right
-  after the delivery is recorded (a rotation that dies in between leaves it to the destructor, which
-  removes it before the old key); never in the expiry table.
+  run that dies after mailing it can mail the same pair again instead of replacing it. Once the key
+  is delivered the pair is overwritten by the delivery's mark (key id and promised deletion time, no
+  secret), which the destructor removes with the Fernet key; never in the expiry table.
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ class _Expected(Exception):
 class PendingKey(Frozen):
     key_id: str
     secret: SecretStr
+
+
+class DeliveredMark(Frozen):
+    """What replaces the pending pair once its key is delivered: the key id and the deletion time the
+    delivery promised, no secret. A run that dies before scheduling the old key leaves this, not the
+    pair; the rerun schedules from it."""
+
+    key_id: str
+    delete_at: int
 
 
 class UserKeyStore:
@@ -120,13 +129,29 @@ class UserKeyStore:
                 Overwrite=True,
             )
 
-    def get_pending(self, user_name: str) -> PendingKey | None:
+    def mark_delivered(self, user_name: str, key_id: str, delete_at: int) -> None:
+        """Overwrite the pending pair with its delivery's mark (no secret): the pair is gone from SSM
+        in the same call that records the delivery where a rerun looks for the pair."""
+        mark = json.dumps({"AccessKeyId": key_id, "DeliveredDeleteAt": delete_at})
+        with self._call("PutParameter", "write", user_name, pending_name(user_name)):
+            self._ssm.put_parameter(
+                Name=pending_name(user_name),
+                Value=mark,
+                Type="SecureString",
+                Description=f"ikr: new key of IAM user {user_name} delivered; the old key's deletion time",
+                Overwrite=True,
+            )
+
+    def get_pending(self, user_name: str) -> PendingKey | DeliveredMark | None:
+        """The pair kept for re-delivery, or the mark of its delivery; None when neither is there."""
         value = self._read(pending_name(user_name), user_name)
         if value is None:
             return None
         remember(value)
         try:
             pair = json.loads(value)
+            if "DeliveredDeleteAt" in pair:
+                return DeliveredMark(key_id=pair["AccessKeyId"], delete_at=int(pair["DeliveredDeleteAt"]))
             secret = pair["SecretAccessKey"]
             remember(secret)
             return PendingKey(key_id=pair["AccessKeyId"], secret=SecretStr(secret))

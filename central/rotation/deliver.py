@@ -1,7 +1,8 @@
 """Delivering a new key and scheduling the old one: the delivery comes to one of three outcomes.
 
-- delivered: the journal says so and schedules the old key in one write (`scheduled`, with the
-  deletion time the mail promised, counted from this moment), then the pending pair is dropped;
+- delivered: the pending pair is overwritten by the delivery's mark (key id, promised deletion time,
+  no secret), then the journal says so and schedules the old key in one write (`scheduled`, with the
+  deletion time the mail promised, counted from this moment);
 - refused (DeliveryError, a key store or SSM that said no): a first delivery is undone (the new key
   removed, the old one kept); a repeated one keeps the key, which may have gone out before;
 - uncertain (sent, answer lost): the delivery may have happened, so the key is never removed as
@@ -61,17 +62,17 @@ class Deliver:
             return self.undo.give_up(item, reason)
         # Counted from this moment: a late or repeated delivery never promises a deletion in the past.
         deletes_at = self.ctx.time() + days
+        # The pair (a secret) is replaced by the delivery's mark, then the journal is delivered and
+        # scheduled in one write. A crash between the two leaves a key-created journal whose mark
+        # the rerun schedules from (no second mail); the mark goes with the Fernet key, later.
+        self.ctx.member.user_keys.mark_delivered(item.user_name, item.new_key_id, epoch(deletes_at))
         try:
-            # Delivered and scheduled in one write: a crash after it has nothing left to resume (the
-            # old key's time is recorded), only the pending pair to drop, which the destructor also
-            # does before it deletes the old key (see `drop_pending` there).
             item = self.ctx.table.advance(
                 item, state=State.SCHEDULED, delete_at=epoch(deletes_at), expires_at=epoch(deletes_at)
             )
         except LeaseConflict as exc:
             # Overtaken after delivering: the run that took over delivers the same pair and schedules.
             return self.lease.conflict(item, exc.found, f"key {item.new_key_id} delivered; ")
-        left = self._drop_pending(item)
         fate = "made inactive" if self.ctx.deactivate_days else "deleted"
         went = f"written to {delivery.where}" if delivery.to_store else f"mailed to {item.email}"
         wait = " once the new key is in use" if item.verify_use else ""
@@ -108,26 +109,8 @@ class Deliver:
             new_key_id=item.new_key_id,
             old_key_id=item.old_key_id,
             old_key_deleted_at=deletes_at,
-            detail=(f"resumed an interrupted rotation: {detail}" if resumed else detail) + left,
-            failed=bool(left),
+            detail=f"resumed an interrupted rotation: {detail}" if resumed else detail,
         )
-
-    def _drop_pending(self, item: ExpiryItem) -> str:
-        """Drop the pending pair once the delivery is recorded; "" when done, else what is left and why.
-        The rotation is done either way: the destructor drops a left pair before deleting the old key."""
-        try:
-            self.ctx.member.user_keys.delete_pending(item.user_name)
-        except _DELIVERY_FAILURES as exc:
-            reason = reason_of(exc)
-            logger.error(
-                "pending key pair not removed after the delivery; the destructor removes it with the old key",
-                extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},
-            )
-            return (
-                f"; its copy kept for re-delivery in SSM could not be removed ({reason}): it is removed before the "
-                "old key is deleted"
-            )
-        return ""
 
     def _uncertain(self, item: ExpiryItem, reason: str) -> UserResult:
         """The delivery may have happened: the key is never removed as undelivered. The journal and the

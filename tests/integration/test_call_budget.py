@@ -32,8 +32,7 @@ def test_a_mailed_encrypted_rotation_takes_9_calls(central: boto3.Session) -> No
         "iam:ListAccessKeys": 1,  # the report said due: decided again on live keys
         "iam:CreateAccessKey": 1,
         "dynamodb:PutItem": 3,  # journal: started, key-created, then delivered and scheduled in one write
-        "ssm:PutParameter": 2,  # pending pair; Fernet key (written first: no read before or after)
-        "ssm:DeleteParameter": 1,  # pending pair
+        "ssm:PutParameter": 3,  # pending pair; Fernet key (written first: no read); the pair's delivery mark
         "ses:SendEmail": 1,
     }
     assert sum(counts.values()) <= 9
@@ -46,8 +45,7 @@ def test_a_mailed_rotation_without_encryption_takes_8_calls(central: boto3.Sessi
         "iam:ListAccessKeys": 1,
         "iam:CreateAccessKey": 1,
         "dynamodb:PutItem": 3,
-        "ssm:PutParameter": 1,
-        "ssm:DeleteParameter": 1,
+        "ssm:PutParameter": 2,  # pending pair, then its delivery mark
         "ses:SendEmail": 1,
     }
 
@@ -59,8 +57,7 @@ def test_a_machine_user_into_a_new_secret_takes_10_calls(central: boto3.Session)
         "iam:ListAccessKeys": 1,
         "iam:CreateAccessKey": 1,
         "dynamodb:PutItem": 3,
-        "ssm:PutParameter": 1,
-        "ssm:DeleteParameter": 1,
+        "ssm:PutParameter": 2,
         "secretsmanager:PutSecretValue": 1,  # not there yet: ResourceNotFound (9 once the secret exists)
         "secretsmanager:CreateSecret": 1,
         "ses:SendEmail": 1,  # the owner is told where the key is
@@ -76,7 +73,7 @@ def test_the_destructor_deleting_one_old_key_takes_7_calls(central: boto3.Sessio
         "dynamodb:PutItem": 1,  # the answer to the record (conditional: the first answer wins)
         "iam:DeleteAccessKey": 1,
         "dynamodb:Query": 1,  # the user's last item? then the Fernet key goes
-        "ssm:DeleteParameters": 1,  # Fernet key and a pending pair a crash may have left, at once
+        "ssm:DeleteParameters": 1,  # the Fernet key and the delivery mark, at once
         "dynamodb:UpdateItem": 1,  # the claim of the notices (at most once)
     }
     assert assumed == 1  # two keys of one account, one session: not per key

@@ -26,6 +26,7 @@ from tests.integration.fixtures_extra import (
     key_ids,
     mails_to,
     pending_pair_exists,
+    pending_parameter,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
     ssm_parameter_exists,
     user_rows,
@@ -192,15 +193,20 @@ def test_a_crash_right_after_the_pending_pair_is_stored_mails_the_same_key_on_th
 def test_a_crash_after_the_delivery_is_recorded_leaves_the_promised_deletion_and_no_second_mail(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
-    """Delivered and scheduled are one write: a crash after it leaves nothing to resume, only the
-    pending pair, which the destructor removes together with the old key (and the Fernet key)."""
+    """Delivered and scheduled are one write, after the pair was replaced by its delivery's mark: a
+    crash after it leaves nothing to resume and no secret; the destructor removes the mark together
+    with the old key and the Fernet key."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
     _crash_after_alices_journal_reaches(harness, monkeypatch, State.SCHEDULED)
     (left,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
     assert left.state is State.SCHEDULED
     assert left.expires_at == left.delete_at is not None
-    assert pending_pair_exists(harness, "prod", "alice")
+    assert not pending_pair_exists(harness, "prod", "alice")
+    assert pending_parameter(harness, "prod", "alice") == {
+        "AccessKeyId": left.new_key_id,
+        "DeliveredDeleteAt": left.delete_at,
+    }
 
     after_lease(harness)
     result = run_rotation(harness.services)
@@ -218,8 +224,44 @@ def test_a_crash_after_the_delivery_is_recorded_leaves_the_promised_deletion_and
 
     assert done.outcome is Destroyed.DELETED
     assert key_ids(harness, "prod", "alice") == [left.new_key_id]
-    assert not pending_pair_exists(harness, "prod", "alice")
+    assert pending_parameter(harness, "prod", "alice") is None
     assert not ssm_parameter_exists(harness, "prod", "alice")
+
+
+def test_a_crash_after_the_pair_is_replaced_by_its_mark_schedules_from_the_mark_without_a_second_mail(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after(
+        "PutParameter",
+        when=lambda p: p["Name"] == "/ikr/secret/iam/alice/pending" and "DeliveredDeleteAt" in p["Value"],
+    )
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+    (left,) = journal(harness)
+    assert left.state is State.KEY_CREATED
+    mark = pending_parameter(harness, "prod", "alice")
+    assert mark is not None
+    assert mark["AccessKeyId"] == left.new_key_id
+
+    after_lease(harness)
+    result = run_rotation(harness.services)
+
+    finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert finished.outcome is Outcome.RECOVERED
+    assert waiting.outcome is Outcome.PENDING
+    assert len(mails_to(harness, "alice@example.com")) == 1
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (scheduled.state, scheduled.expires_at, scheduled.delete_at) == (
+        State.SCHEDULED,
+        mark["DeliveredDeleteAt"],
+        mark["DeliveredDeleteAt"],
+    )
+    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+    assert not pending_pair_exists(harness, "prod", "alice")
 
 
 def test_a_delivered_journal_of_the_previous_version_schedules_the_promised_deletion_without_a_second_mail(
