@@ -120,25 +120,21 @@ class UserKeyStore:
     def put_pending(self, user_name: str, key_id: str, secret: SecretStr) -> None:
         remember(secret.get_secret_value())
         pair = json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret.get_secret_value()})
-        with self._call("PutParameter", "write", user_name, pending_name(user_name), sent_secret=True):
-            self._ssm.put_parameter(
-                Name=pending_name(user_name),
-                Value=pair,
-                Type="SecureString",
-                Description=f"ikr: new key of IAM user {user_name} until its delivery is recorded",
-                Overwrite=True,
-            )
+        self._put_pending(user_name, pair, "until its delivery is recorded", sent_secret=True)
 
     def mark_delivered(self, user_name: str, key_id: str, delete_at: int) -> None:
         """Overwrite the pending pair with its delivery's mark (no secret): the pair is gone from SSM
         in the same call that records the delivery where a rerun looks for the pair."""
         mark = json.dumps({"AccessKeyId": key_id, "DeliveredDeleteAt": delete_at})
-        with self._call("PutParameter", "write", user_name, pending_name(user_name)):
+        self._put_pending(user_name, mark, "delivered; the old key's deletion time", sent_secret=False)
+
+    def _put_pending(self, user_name: str, value: str, what: str, sent_secret: bool) -> None:
+        with self._call("PutParameter", "write", user_name, pending_name(user_name), sent_secret=sent_secret):
             self._ssm.put_parameter(
                 Name=pending_name(user_name),
-                Value=mark,
+                Value=value,
                 Type="SecureString",
-                Description=f"ikr: new key of IAM user {user_name} delivered; the old key's deletion time",
+                Description=f"ikr: new key of IAM user {user_name} {what}",
                 Overwrite=True,
             )
 

@@ -4,13 +4,15 @@ every user ends with the old key plus exactly one delivered new key, and nothing
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import boto3
 import pytest
 
 from central.aws.expiry_table import State, from_epoch
-from central.domain.results import Outcome
+from central.aws.ssm_secrets import pending_name
+from central.domain.results import Outcome, RunResult
 from central.notify.mailers.base import Mail
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.run import run_rotation
@@ -250,18 +252,7 @@ def test_a_crash_after_the_pair_is_replaced_by_its_mark_schedules_from_the_mark_
     after_lease(harness)
     result = run_rotation(harness.services)
 
-    finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
-    assert finished.outcome is Outcome.RECOVERED
-    assert waiting.outcome is Outcome.PENDING
-    assert len(mails_to(harness, "alice@example.com")) == 1
-    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
-    assert (scheduled.state, scheduled.expires_at, scheduled.delete_at) == (
-        State.SCHEDULED,
-        mark["DeliveredDeleteAt"],
-        mark["DeliveredDeleteAt"],
-    )
-    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
-    assert not pending_pair_exists(harness, "prod", "alice")
+    _assert_alice_finished_once(harness, result, old, left.new_key_id, mark["DeliveredDeleteAt"])
 
 
 def test_a_delivered_journal_of_the_previous_version_schedules_the_promised_deletion_without_a_second_mail(
@@ -273,20 +264,33 @@ def test_a_delivered_journal_of_the_previous_version_schedules_the_promised_dele
     (old,) = key_ids(harness, "prod", "alice")
     _crash_after_alices_journal_reaches(harness, monkeypatch, State.SCHEDULED)
     (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    # As the previous version left it: delivered, no TTL, the pair still stored (a stand-in secret).
     left = scheduled.model_copy(update={"state": State.DELIVERED, "expires_at": None})
-    harness.table.put(left)  # as the previous version left it: delivered, pair stored, no TTL
+    harness.table.put(left)
+    pair = json.dumps({"AccessKeyId": left.new_key_id, "SecretAccessKey": "stand-in-secret-of-forty-characters-000"})
+    client(harness, "prod", "ssm").put_parameter(
+        Name=pending_name("alice"), Value=pair, Type="SecureString", Overwrite=True
+    )
     assert left.delete_at is not None
+    assert pending_pair_exists(harness, "prod", "alice")
 
     after_lease(harness)
     result = run_rotation(harness.services)
 
+    _assert_alice_finished_once(harness, result, old, left.new_key_id, left.delete_at)
+    assert pending_parameter(harness, "prod", "alice") is None
+
+
+def _assert_alice_finished_once(harness: Harness, result: RunResult, old: str, new: str | None, delete_at: int) -> None:
+    """The interrupted rotation was finished without a second mail, the old key scheduled at the
+    promised time, and no secret left in SSM."""
     finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
     assert finished.outcome is Outcome.RECOVERED
     assert waiting.outcome is Outcome.PENDING
     assert len(mails_to(harness, "alice@example.com")) == 1
     (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
-    assert (scheduled.state, scheduled.expires_at) == (State.SCHEDULED, left.delete_at)
-    assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+    assert (scheduled.state, scheduled.expires_at, scheduled.delete_at) == (State.SCHEDULED, delete_at, delete_at)
+    assert key_ids(harness, "prod", "alice") == [old, new]
     assert not pending_pair_exists(harness, "prod", "alice")
 
 
