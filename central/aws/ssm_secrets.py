@@ -161,11 +161,10 @@ class UserKeyStore:
         """Remove the user's key; False when there was none."""
         return self._delete(parameter_name(user_name), user_name)
 
-    def delete_with_rotation(self, user_name: str, encryption_key: bool, pending_pair: bool) -> None:
-        """Remove, in one DeleteParameters call, the user's key and/or the pending pair a rotation may
-        have left behind (it dies between recording the delivery and dropping the pair). Absent
-        parameters are no failure: deleting is safe to repeat."""
-        names = [parameter_name(user_name)] * encryption_key + [pending_name(user_name)] * pending_pair
+    def delete_with_rotation(self, user_name: str, encryption_key: bool, pending: bool) -> None:
+        """Remove, in one DeleteParameters call, the user's key and/or the pending parameter (by then
+        the delivery's mark). Absent parameters are no failure: deleting is safe to repeat."""
+        names = [parameter_name(user_name)] * encryption_key + [pending_name(user_name)] * pending
         if not names:
             return
         with self._call("DeleteParameters", "delete", user_name, ", ".join(names)):

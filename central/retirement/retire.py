@@ -4,8 +4,8 @@ Inactive), and the user's encryption key dropped with the user's last item.
 The keys are looked at again first when the answer was decided by another handling (a twin or a
 retry may come long after the decision); the handling that just decided uses its own listing. An
 unrecorded key re-activated since is kept (a new answer, returned for the caller to settle); the
-user's only active key is kept and the answer taken back. The user's Fernet key and any pending pair
-left by a crashed rotation go in one call right after the old key.
+user's only active key is kept and the answer taken back. The user's Fernet key and the pending
+parameter (the rotation's delivery mark) go in one call right after the old key.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def _drop_parameters(
 ) -> None:
     """The user's Fernet key goes with the last item, but only if it is still this user's: a user of the
     same name made anew (none of this rotation's keys is theirs) keeps theirs. In the same call, when
-    this handling deleted the old key, the pending pair a rotation that died between recording its
-    delivery and dropping the pair left behind (no later rotation of the user can have written one:
-    until that deletion IAM's two-key limit kept it from making a key, and it has no item yet)."""
+    this handling deleted the old key, the pending parameter: by then it holds this rotation's
+    delivery mark (no secret), or a pair no rotation can still need (until that deletion IAM's
+    two-key limit kept any later rotation of the user from making a key and writing a pair)."""
     ids = {key.key_id for key in listing.keys}
     same_user = not listing.user_exists or item.new_key_id is None or bool(ids & {item.new_key_id, item.old_key_id})
     if not same_user:
@@ -97,4 +97,4 @@ def _drop_parameters(
         )
         return
     if not ctx.table.for_user(item.account_id, item.user_name):
-        member.user_keys.delete_with_rotation(item.user_name, encryption_key=True, pending_pair=deleted_old_key)
+        member.user_keys.delete_with_rotation(item.user_name, encryption_key=True, pending=deleted_old_key)
