@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench bench-cpu bench-warm bench-artifact sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls bench-warm bench-artifact sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,5 @@ bench-warm: $(STAMP)  # what a Lambda builds per invocation, cold and warm, and 
 # handler (median of fresh interpreters). Builds six artifacts (pip's cache in .cache/pip): a few minutes.
 bench-artifact: $(STAMP)
 	$(BIN)/python -m tests.bench.artifact
+bench-calls: $(STAMP)  # AWS calls per rotated user and per destroyed key, by service (issue 15's budget)
+	$(BIN)/python -m tests.bench.call_budget

@@ -8,6 +8,7 @@ key is deleted only while still Inactive; re-activated, it is kept for good.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from central.aws.errors import AwsNotFound
@@ -29,9 +30,23 @@ _LOOK_AGAIN = timedelta(days=1)
 _NAG_EVERY = timedelta(hours=23)  # "once a day at most", with room for a sweep that ran a little early
 
 
-def decide(ctx: DestroyContext, item: ExpiryItem, event: str) -> ExpiryItem | DestroyResult:
+@dataclass(frozen=True)
+class Listing:
+    """The user's keys as ListAccessKeys gave them to this handling, and whether the user exists."""
+
+    keys: tuple[AccessKey, ...]
+    user_exists: bool
+
+
+def list_keys(iam: IamAccount, item: ExpiryItem) -> Listing:
+    keys, user_exists = user_keys(iam, item)
+    return Listing(keys, user_exists)
+
+
+def decide(ctx: DestroyContext, item: ExpiryItem, event: str, listing: Listing) -> ExpiryItem | DestroyResult:
+    """`listing` is this handling's own, made just now: carrying the answer out uses it again."""
     iam = ctx.member(item.account_id).iam
-    keys, _ = user_keys(iam, item)
+    keys = listing.keys
     old = next((key for key in keys if key.key_id == item.old_key_id), None)
     if item.unrecorded:
         return _decide_unrecorded(ctx, item, event, old)
@@ -107,8 +122,14 @@ def _postponed(ctx: DestroyContext, item: ExpiryItem, event: str, retire_by: dat
 
 
 def _with_last_use(iam: IamAccount, item: ExpiryItem, old: AccessKey, handling: Handling) -> Handling:
-    """One reminder per item when the old key was used after the new key was mailed."""
+    """One reminder per item when the old key was used after the new key was mailed.
+
+    Not asked for a key ikr made Inactive and that is still Inactive: its use up to then was looked
+    at when it was deactivated (that pass reminded, or found nothing), and an Inactive key cannot
+    be used since."""
     if item.reminded_at is not None or item.email is None:
+        return handling
+    if item.deactivated_at is not None and old.status is KeyStatus.INACTIVE:
         return handling
     used = iam.last_used(old.key_id, item.user_name)
     if used is None or used.at <= from_epoch(item.started_at):

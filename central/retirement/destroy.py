@@ -38,7 +38,7 @@ from central.aws.expiry_table import KEPT_SUFFIX, ExpiryItem, State, epoch, from
 from central.domain.errors import IkrError
 from central.notify.webhook import Event, Notice
 from central.retirement import notices as retirement_notices
-from central.retirement.decide import decide
+from central.retirement.decide import Listing, decide, list_keys
 from central.retirement.outcome import (
     OUTCOME_METRICS,
     DestroyContext,
@@ -70,21 +70,32 @@ def destroy(
     if ignored is not None:
         return ignored
     event = event_id or record_identity(item)
-    found = ctx.table.handled(item)
-    if found is not None:
-        if found.handling is not None and found.handling.event == event:
-            return _finish(ctx, item, found)  # this record again (Lambda's retry, a re-read shard, a twin)
-        return _elsewhere(item, found)
     item = item.model_copy(update={"handling": None})  # the image may carry the previous record's answer
+    # No read of the table first: the answer's write is conditional on nothing being at the key, and
+    # when it fails the item there is read and finished (this record's) or left (anyone else's). A
+    # redelivery thus decides again, reads only, and its answer loses to the first one.
     if not _expired(item, ctx.now, removed_by_ttl):
         return _settle(ctx, item, answer_to(ctx, item, event, Destroyed.TOO_EARLY))
+    listing: Listing | None = None
     try:
-        answer = decide(ctx, item, event)
+        listing = list_keys(ctx.member(item.account_id).iam, item)
+        answer = decide(ctx, item, event, listing)
     except IkrError as exc:
         answer = failed_attempt(ctx, item, event, reason_of(exc))
     if isinstance(answer, DestroyResult):
-        return answer
-    return _settle(ctx, item, answer)
+        return _unwritten(ctx, item, event, answer)
+    return _settle(ctx, item, answer, listing)
+
+
+def _unwritten(ctx: DestroyContext, item: ExpiryItem, event: str, result: DestroyResult) -> DestroyResult:
+    """A decision that writes nothing (the user's only active key is kept): unless an answer to this
+    record is in the table already (a twin or an earlier delivery decided first), which is finished."""
+    found = ctx.table.handled(item)
+    if found is None:
+        return result
+    if found.handling is not None and found.handling.event == event:
+        return _finish(ctx, item, found)
+    return _elsewhere(item, found)
 
 
 def _not_acted_on(item: ExpiryItem) -> DestroyResult | None:
@@ -121,8 +132,9 @@ def _suffix(answer: ExpiryItem) -> str:
     return KEPT_SUFFIX if answer.handling.outcome == Destroyed.KEPT_REACTIVATED.value else ""
 
 
-def _settle(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem) -> DestroyResult:
-    """Write the answer where nothing is, then finish; a twin's answer to the same record is finished instead."""
+def _settle(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem, listing: Listing | None = None) -> DestroyResult:
+    """Write the answer where nothing is, then finish; a twin's answer to the same record is finished
+    instead. `listing`: the user's keys as this handling just listed them (carrying out uses them)."""
     assert answer.handling is not None
     suffix = _suffix(answer)
     if not ctx.table.settle(answer, suffix):
@@ -130,18 +142,18 @@ def _settle(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem) -> Destro
         if found is None or found.handling is None or found.handling.event != answer.handling.event:
             return _elsewhere(item, found or answer)
         answer = found
-    return _finish(ctx, item, answer)
+    return _finish(ctx, item, answer, listing)
 
 
 # -- finishing: the key change the answer stands for, then the notices ------------------------------------
-def _finish(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem) -> DestroyResult:
+def _finish(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem, listing: Listing | None = None) -> DestroyResult:
     """Carry out what `answer` (already in the table) decided; tell people if this handling gets the claim."""
     assert answer.handling is not None
     event, decided = answer.handling.event, answer.handling.outcome
     if answer.handling.noticed_at is not None:  # claimed after the key change: all done
         return DestroyResult(Destroyed.HANDLED, f"{item.where}: {decided} by another delivery of this record")
     try:
-        done = carry_out(ctx, item, answer)
+        done = carry_out(ctx, item, answer, listing)
         # A new answer (an unrecorded key re-activated since the decision) is settled under its own key.
         result = _settle(ctx, item, done) if isinstance(done, ExpiryItem) else done
     except IkrError as exc:

@@ -1,7 +1,8 @@
 """Delivering a new key and scheduling the old one: the delivery comes to one of three outcomes.
 
-- delivered: the journal says so (`delivered`, with the deletion time the mail promised, counted from
-  this moment), the pending pair is dropped and the old key is scheduled;
+- delivered: the pending pair is overwritten by the delivery's mark (key id, promised deletion time,
+  no secret), then the journal says so and schedules the old key in one write (`scheduled`, with the
+  deletion time the mail promised, counted from this moment);
 - refused (DeliveryError, a key store or SSM that said no): a first delivery is undone (the new key
   removed, the old one kept); a repeated one keeps the key, which may have gone out before;
 - uncertain (sent, answer lost): the delivery may have happened, so the key is never removed as
@@ -61,13 +62,17 @@ class Deliver:
             return self.undo.give_up(item, reason)
         # Counted from this moment: a late or repeated delivery never promises a deletion in the past.
         deletes_at = self.ctx.time() + days
+        # The pair (a secret) is replaced by the delivery's mark, then the journal is delivered and
+        # scheduled in one write. A crash between the two leaves a key-created journal whose mark
+        # the rerun schedules from (no second mail); the mark goes with the Fernet key, later.
+        self.ctx.member.user_keys.mark_delivered(item.user_name, item.new_key_id, epoch(deletes_at))
         try:
-            item = self.ctx.table.advance(item, state=State.DELIVERED, delete_at=epoch(deletes_at))
+            item = self.ctx.table.advance(
+                item, state=State.SCHEDULED, delete_at=epoch(deletes_at), expires_at=epoch(deletes_at)
+            )
         except LeaseConflict as exc:
             # Overtaken after delivering: the run that took over delivers the same pair and schedules.
             return self.lease.conflict(item, exc.found, f"key {item.new_key_id} delivered; ")
-        self.ctx.member.user_keys.delete_pending(item.user_name)
-        self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))
         fate = "made inactive" if self.ctx.deactivate_days else "deleted"
         went = f"written to {delivery.where}" if delivery.to_store else f"mailed to {item.email}"
         wait = " once the new key is in use" if item.verify_use else ""

@@ -1,8 +1,8 @@
 """One user's rotation, owned through a lease and journalled in the expiry table before each step.
 
     begin(started, lease, known keys) → CreateAccessKey → advance(key-created, new id) → SSM pending pair
-      → [Fernet key, encrypt] → deliver → advance(delivered, delete_at) → drop pending pair
-      → advance(scheduled, expires_at = delete_at)
+      → [Fernet key, encrypt] → deliver → pending pair replaced by the delivery's mark (no secret)
+      → advance(scheduled, delete_at = expires_at)
     delivery refused → DeleteAccessKey(new) → drop pending pair → drop journal (old key kept)
     delivery uncertain (sent, answer lost) → journal kept, lease ended: the next run sends the same key
 
@@ -12,9 +12,11 @@ A run that takes over an expired lease resumes or undoes what it finds:
 - `started`: the mail cannot have gone. Any key not among the keys recorded when the lease was taken
   was never recorded by ikr (see `central.rotation.undo`);
 - `key-created`: the mail may have gone. The same pair, kept in SSM, is delivered again (the user may
-  get it twice, never two different keys); without the pair the recorded key is removed as
-  undelivered, unless a delivery of it was uncertain: then it is kept;
-- `delivered`: the pending pair is dropped and the old key scheduled for the time the mail promised.
+  get it twice, never two different keys); if the pair was already replaced by its delivery's mark,
+  the old key is scheduled for the time the mark says the mail promised; without pair or mark the
+  recorded key is removed as undelivered, unless a delivery of it was uncertain: then it is kept;
+- `delivered` (written by earlier versions only): the pending pair is dropped and the old key
+  scheduled for the time the mail promised.
 The old key's deletion time is counted from the moment of delivery, on the clock at that moment.
 """
 
@@ -25,6 +27,7 @@ from aws_lambda_powertools import Logger
 from central.aws.errors import AwsError, AwsNotFound
 from central.aws.expiry_table import ExpiryItem, LeaseConflict, State, epoch, from_epoch
 from central.aws.iam import NewAccessKey
+from central.aws.ssm_secrets import DeliveredMark, PendingKey
 from central.clock import system_clock
 from central.domain.errors import SecretStoreError
 from central.domain.model import AccessKey
@@ -145,7 +148,9 @@ class KeyRotation:
         recorded = item.new_key_id if item.state is State.KEY_CREATED else None
         if recorded is not None and recorded in live:
             pending = self.ctx.member.user_keys.get_pending(item.user_name)
-            if pending is not None and pending.key_id == recorded:
+            if isinstance(pending, DeliveredMark) and pending.key_id == recorded:
+                return self._resume_marked(item, pending)
+            if isinstance(pending, PendingKey) and pending.key_id == recorded:
                 return self.deliver.deliver_and_schedule(item, pending.secret, resumed=True)
             if item.delivery_uncertain_at is not None:
                 return self.undo.cannot_resend(item)
@@ -164,7 +169,9 @@ class KeyRotation:
         recorded = item.new_key_id if item.state is State.KEY_CREATED else None
         if recorded is not None and recorded in live:
             pending = self.ctx.member.user_keys.get_pending(item.user_name)
-            if pending is not None and pending.key_id == recorded:
+            if isinstance(pending, DeliveredMark) and pending.key_id == recorded:
+                return f"would finish an interrupted rotation: key {recorded} was delivered"
+            if isinstance(pending, PendingKey) and pending.key_id == recorded:
                 return f"would deliver the interrupted rotation's key {recorded} again"
         parts = [
             f"would undo an interrupted rotation (undelivered key {recorded} to remove)"
@@ -177,7 +184,19 @@ class KeyRotation:
         )
         return "; ".join(parts)
 
+    def _resume_marked(self, item: ExpiryItem, mark: DeliveredMark) -> UserResult:
+        """Delivered, its pair already replaced by the mark; the run died before scheduling."""
+        deletes_at = from_epoch(mark.delete_at)
+        self.ctx.table.advance(item, state=State.SCHEDULED, delete_at=mark.delete_at, expires_at=mark.delete_at)
+        return self.ctx.recovered(
+            item,
+            f"finished an interrupted rotation: key {item.new_key_id} was delivered; old key {item.old_key_id} "
+            f"deleted at {deletes_at:%Y-%m-%d %H:%M} UTC",
+            deletes_at=deletes_at,
+        )
+
     def _resume_delivered(self, item: ExpiryItem) -> UserResult:
+        """A `delivered` journal of an earlier version (delivered and scheduled were two writes then)."""
         deletes_at = from_epoch(item.delete_at) if item.delete_at is not None else self.ctx.time()
         self.ctx.member.user_keys.delete_pending(item.user_name)
         self.ctx.table.advance(item, state=State.SCHEDULED, expires_at=epoch(deletes_at))

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from central.aws.stream_pump import Checkpoint, pump
@@ -62,6 +63,7 @@ CALLED_BY_AWS = {
     "kms:Decrypt": "SSM decrypts SecureString parameters (kms:ViaService = ssm)",
     "secretsmanager:TagResource": "CreateSecret with Tags (IKR:MANAGED) is authorised as a TagResource too",
 }
+REFUSING = "ikr/archive/gone"  # a secret scheduled for deletion: the delivery is refused
 _WRITE_VERBS = ("Create", "Update", "Delete", "Put", "Send", "Generate", "Tag", "Untag", "Attach", "Detach", "Set")
 # Needs no permission at all (AWS answers every principal).
 _FREE = {"sts:GetCallerIdentity"}
@@ -89,7 +91,12 @@ class Recorder:
         credentials = client._request_signer._credentials
         key = credentials.get_frozen_credentials().access_key if credentials else ""
         account = self.assumed.get(key, CENTRAL)
-        self.calls.append(Call(self.phase, account, f"{model.service_model.signing_name}:{model.name}", dict(params)))
+        action = f"{model.service_model.signing_name}:{model.name}"
+        if action == "ssm:DeleteParameters":
+            # IAM authorises each parameter named: one request per name.
+            self.calls.extend(Call(self.phase, account, action, {"Name": name}) for name in params["Names"])
+            return
+        self.calls.append(Call(self.phase, account, action, dict(params)))
 
     def assumed_role(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         credentials = parsed.get("Credentials")
@@ -120,6 +127,14 @@ def _documents(iam: Any, role: str) -> list[dict[str, Any]]:
     return documents
 
 
+def _refuse_the_refusing_secret(params: dict[str, Any], **_: Any) -> None:
+    """A delivery AWS refuses (as it refuses writes to a secret scheduled for deletion, which moto
+    allows): the new key and its pending pair are removed again, so the undo's calls are recorded."""
+    if params.get("SecretId") == REFUSING:
+        error = {"Error": {"Code": "InvalidRequestException", "Message": "marked for deletion"}}
+        raise ClientError(error, "PutSecretValue")
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     work = tmp_path_factory.mktemp("permissions")
@@ -131,6 +146,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         # The API parameters as the code passed them, on every client made during the run.
         client.meta.events.register("before-parameter-build.*.*", functools.partial(recorder.record, client))
         client.meta.events.register("after-call.sts.AssumeRole", recorder.assumed_role)
+        client.meta.events.register("before-parameter-build.secretsmanager.PutSecretValue", _refuse_the_refusing_secret)
         return client
 
     with pytest.MonkeyPatch.context() as patch, mock_aws():
@@ -152,12 +168,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
             UserSpec("ops", {"IKR:EMAIL": "ops@example.com"}),
             UserSpec("backup", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "ssm:/ikr/backup/key"}),
             UserSpec("exporter", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "secretsmanager:ikr/exporter"}),
+            UserSpec("archiver", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": f"secretsmanager:{REFUSING}"}),
         ]
         # Machine users: their keys go to Secrets Manager and SSM under the delivery prefix.
         dev = next(account for account in spec.accounts if account.name == "dev")
         dev.users += [
             UserSpec("deployer", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "secretsmanager:ikr/ci/deployer"}),
             UserSpec("nightly", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "ssm:/ikr/jobs/nightly"}),
+            UserSpec("archiver", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": f"secretsmanager:{REFUSING}"}),
         ]
         world = build_world(central, spec)
         central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
@@ -326,6 +344,7 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
         "iam:GetAccessKeyLastUsed",
         "ssm:PutParameter",
         "ssm:DeleteParameter",
+        "ssm:DeleteParameters",
     ):
         assert (False, wanted) in actions, wanted  # in member accounts
         assert (True, wanted) in actions, wanted  # the central account takes part (user ops)

@@ -3,6 +3,7 @@ readers of what a run left behind (keys, expiry items, mails)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,10 +149,18 @@ def ssm_parameter_exists(harness: Harness, account: str, user: str) -> bool:
     return parameter_name(user) in names
 
 
-def pending_pair_exists(harness: Harness, account: str, user: str) -> bool:
+def pending_parameter(harness: Harness, account: str, user: str) -> dict[str, Any] | None:
+    """The user's pending parameter: a pair kept for re-delivery, or its delivery's mark; None: none."""
     ssm = client(harness, account, "ssm")
     try:
-        ssm.get_parameter(Name=pending_name(user))
+        value = ssm.get_parameter(Name=pending_name(user), WithDecryption=True)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound:
-        return False
-    return True
+        return None
+    parsed: dict[str, Any] = json.loads(value)
+    return parsed
+
+
+def pending_pair_exists(harness: Harness, account: str, user: str) -> bool:
+    """A key pair (a secret) kept in SSM for re-delivery; the mark of a delivery holds none."""
+    pending = pending_parameter(harness, account, user)
+    return pending is not None and "SecretAccessKey" in pending

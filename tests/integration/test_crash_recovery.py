@@ -3,12 +3,18 @@ every user ends with the old key plus exactly one delivered new key, and nothing
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from datetime import timedelta
+
 import boto3
 import pytest
 
-from central.aws.expiry_table import State
-from central.domain.results import Outcome
+from central.aws.expiry_table import State, from_epoch
+from central.aws.ssm_secrets import pending_name
+from central.domain.results import Outcome, RunResult
 from central.notify.mailers.base import Mail
+from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, RecordingMailer
 from tests.integration.faults import Crash, Faults, spread
@@ -22,7 +28,9 @@ from tests.integration.fixtures_extra import (
     key_ids,
     mails_to,
     pending_pair_exists,
+    pending_parameter,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
+    ssm_parameter_exists,
     user_rows,
 )
 
@@ -184,26 +192,105 @@ def test_a_crash_right_after_the_pending_pair_is_stored_mails_the_same_key_on_th
     _assert_alice_resumed_with_the_same_key(harness, old, left.new_key_id or "", mails=1)
 
 
-def test_a_crash_after_the_delivery_is_recorded_schedules_the_promised_deletion_without_a_second_mail(
+def test_a_crash_after_the_delivery_is_recorded_leaves_the_promised_deletion_and_no_second_mail(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
+    """Delivered and scheduled are one write, after the pair was replaced by its delivery's mark: a
+    crash after it leaves nothing to resume and no secret; the destructor removes the mark together
+    with the old key and the Fernet key."""
     harness = clean_harness(central)
     (old,) = key_ids(harness, "prod", "alice")
-    _crash_after_alices_journal_reaches(harness, monkeypatch, State.DELIVERED)
-    (left,) = journal(harness)
-    assert left.state is State.DELIVERED
-    assert left.delete_at is not None
+    _crash_after_alices_journal_reaches(harness, monkeypatch, State.SCHEDULED)
+    (left,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert left.state is State.SCHEDULED
+    assert left.expires_at == left.delete_at is not None
+    assert not pending_pair_exists(harness, "prod", "alice")
+    assert pending_parameter(harness, "prod", "alice") == {
+        "AccessKeyId": left.new_key_id,
+        "DeliveredDeleteAt": left.delete_at,
+    }
 
     after_lease(harness)
     result = run_rotation(harness.services)
 
-    finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
-    assert finished.outcome is Outcome.RECOVERED
+    (waiting,) = user_rows(result, harness.world.account_ids["prod"], "alice")
     assert waiting.outcome is Outcome.PENDING
     assert len(mails_to(harness, "alice@example.com")) == 1
     (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
     assert (scheduled.state, scheduled.expires_at) == (State.SCHEDULED, left.delete_at)
     assert key_ids(harness, "prod", "alice") == [old, left.new_key_id]
+
+    harness.table.remove(scheduled)  # its time: TTL or the sweep removes it
+    ctx = DestroyContext.from_services(harness.services)
+    done = destroy(dataclasses.replace(ctx, now=from_epoch(left.delete_at) + timedelta(minutes=1)), scheduled)
+
+    assert done.outcome is Destroyed.DELETED
+    assert key_ids(harness, "prod", "alice") == [left.new_key_id]
+    assert pending_parameter(harness, "prod", "alice") is None
+    assert not ssm_parameter_exists(harness, "prod", "alice")
+
+
+def test_a_crash_after_the_pair_is_replaced_by_its_mark_schedules_from_the_mark_without_a_second_mail(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    faults = Faults(monkeypatch)
+    faults.crash_after(
+        "PutParameter",
+        when=lambda p: p["Name"] == "/ikr/secret/iam/alice/pending" and "DeliveredDeleteAt" in p["Value"],
+    )
+    with pytest.raises(Crash):
+        run_rotation(harness.services)
+    faults.clear()
+    (left,) = journal(harness)
+    assert left.state is State.KEY_CREATED
+    mark = pending_parameter(harness, "prod", "alice")
+    assert mark is not None
+    assert mark["AccessKeyId"] == left.new_key_id
+
+    after_lease(harness)
+    result = run_rotation(harness.services)
+
+    _assert_alice_finished_once(harness, result, old, left.new_key_id, mark["DeliveredDeleteAt"])
+
+
+def test_a_delivered_journal_of_the_previous_version_schedules_the_promised_deletion_without_a_second_mail(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    """Before delivered and scheduled became one write, a run could die in `delivered` (with its pair
+    still stored): such a journal is still finished, the pair dropped and the old key scheduled."""
+    harness = clean_harness(central)
+    (old,) = key_ids(harness, "prod", "alice")
+    _crash_after_alices_journal_reaches(harness, monkeypatch, State.SCHEDULED)
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    # As the previous version left it: delivered, no TTL, the pair still stored (a stand-in secret).
+    left = scheduled.model_copy(update={"state": State.DELIVERED, "expires_at": None})
+    harness.table.put(left)
+    pair = json.dumps({"AccessKeyId": left.new_key_id, "SecretAccessKey": "stand-in-secret-of-forty-characters-000"})
+    client(harness, "prod", "ssm").put_parameter(
+        Name=pending_name("alice"), Value=pair, Type="SecureString", Overwrite=True
+    )
+    assert left.delete_at is not None
+    assert pending_pair_exists(harness, "prod", "alice")
+
+    after_lease(harness)
+    result = run_rotation(harness.services)
+
+    _assert_alice_finished_once(harness, result, old, left.new_key_id, left.delete_at)
+    assert pending_parameter(harness, "prod", "alice") is None
+
+
+def _assert_alice_finished_once(harness: Harness, result: RunResult, old: str, new: str | None, delete_at: int) -> None:
+    """The interrupted rotation was finished without a second mail, the old key scheduled at the
+    promised time, and no secret left in SSM."""
+    finished, waiting = user_rows(result, harness.world.account_ids["prod"], "alice")
+    assert finished.outcome is Outcome.RECOVERED
+    assert waiting.outcome is Outcome.PENDING
+    assert len(mails_to(harness, "alice@example.com")) == 1
+    (scheduled,) = [item for item in items(harness, "prod") if item.user_name == "alice"]
+    assert (scheduled.state, scheduled.expires_at, scheduled.delete_at) == (State.SCHEDULED, delete_at, delete_at)
+    assert key_ids(harness, "prod", "alice") == [old, new]
     assert not pending_pair_exists(harness, "prod", "alice")
 
 
