@@ -81,5 +81,6 @@ bench-warm: $(STAMP)  # what a Lambda builds per invocation, cold and warm, and 
 # handler (median of fresh interpreters). Builds six artifacts (pip's cache in .cache/pip): a few minutes.
 bench-artifact: $(STAMP)
 	$(BIN)/python -m tests.bench.artifact
+
 bench-calls: $(STAMP)  # AWS calls per rotated user and per destroyed key, by service (issue 15's budget)
 	$(BIN)/python -m tests.bench.call_budget
