@@ -31,13 +31,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.client import BaseClient
-from moto.core.base_backend import BackendDict
 
 from central.aws.expiry_table import ExpiryTable
 from central.aws.ssm_secrets import pending_name
 from central.cli.main import main
 from tests.integration.faults import Crash, Faults
 from tests.integration.fixtures_extra import LATER
+from tests.support.emulator import reset_emulator
 from tests.support.servers import TABLE
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 
@@ -216,7 +216,7 @@ def overlap_world(tmp: Path, **env: str) -> Iterator[Overlap]:
 
 
 def _world(monkeypatch: pytest.MonkeyPatch, tmp: Path, **env: str) -> Iterator[Overlap]:
-    BackendDict.reset()
+    reset_emulator()
     central = boto3.Session(region_name="us-east-1")
     world = build_world(central, SPEC)
     ExpiryTable(central.client("dynamodb"), TABLE).create()

@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core.base_backend import BackendDict
 
 from central.clock import fixed_clock
 from central.domain.results import AccountResult, RunResult
@@ -20,6 +19,7 @@ from tests.integration.fixtures_extra import (
     LATER,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
+from tests.support.emulator import reset_emulator
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 # Every kind of row: rotated, not due, bad tag, two keys, no key, a refused account, not opted in.
@@ -47,7 +47,7 @@ SPEC = OrgSpec(
 
 
 def _world() -> Harness:
-    BackendDict.reset()  # each world starts from an empty emulator
+    reset_emulator()  # each world starts from an empty emulator
     harness = make_harness(boto3.Session(region_name="us-east-1"), SPEC)
     harness.services.clock = fixed_clock(LATER)
     return harness

@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-from moto.core.base_backend import BackendDict
 
 from central.aws.expiry_table import State
 from central.clock import fixed_clock
@@ -35,6 +34,7 @@ from tests.integration.fixtures_extra import (
     pending_pair_exists,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
+from tests.support.emulator import reset_emulator
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def _nth(n: int) -> Callable[[Params], bool]:
 
 def _recorded_calls(monkeypatch: pytest.MonkeyPatch, spec: OrgSpec) -> list[tuple[str, str, int]]:
     """Every (service, operation, occurrence) of one ordinary run, in order."""
-    BackendDict.reset()
+    reset_emulator()
     harness = _world(spec)
     faults = Faults(monkeypatch)
     run_rotation(harness.services)
@@ -137,7 +137,7 @@ def test_a_crash_after_any_aws_call_is_survived_within_two_reruns(monkeypatch: p
     assert len(points) > 20  # discovery, sweep, scan, and every step of the rotation
     failures: dict[str, str] = {}
     for service, operation, occurrence in points:
-        BackendDict.reset()  # a fresh emulator: every crash point starts from the same world
+        reset_emulator()  # a fresh emulator: every crash point starts from the same world
         harness = _world(spec)
         faults = Faults(monkeypatch)
         faults.crash_after(operation, service=service, when=_nth(occurrence))

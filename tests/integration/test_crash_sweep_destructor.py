@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core.base_backend import BackendDict
 from moto.ses.models import ses_backends
 
 from central.aws.expiry_table import ExpiryItem, epoch
@@ -24,6 +23,7 @@ from tests.integration.faults import Crash, Faults, Params
 from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
+from tests.support.emulator import reset_emulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 DAYS = 2
@@ -119,7 +119,7 @@ def _problem(scene: Scene) -> str | None:
 
 @pytest.mark.parametrize("deactivate_days", [0, DAYS], ids=["delete-at-once", "deactivate-first"])
 def test_a_crash_after_any_destructor_call_is_survived(monkeypatch: pytest.MonkeyPatch, deactivate_days: int):
-    BackendDict.reset()
+    reset_emulator()
     scene = _world(monkeypatch, deactivate_days)
     faults = Faults(monkeypatch)
     _lifecycle(monkeypatch, faults, scene, deactivate_days)
@@ -137,7 +137,7 @@ def test_a_crash_after_any_destructor_call_is_survived(monkeypatch: pytest.Monke
 
     failures: dict[str, str] = {}
     for service, operation, occurrence in points:
-        BackendDict.reset()
+        reset_emulator()
         scene = _world(monkeypatch, deactivate_days)
         faults = Faults(monkeypatch)
         rule = faults.crash_after(operation, service=service, when=_nth(faults, occurrence))

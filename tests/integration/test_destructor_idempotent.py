@@ -379,11 +379,10 @@ def _nth_call(n: int) -> Callable[[list[str]], bool]:
 
 
 def _fresh_world(central: boto3.Session, webhook: WebhookSink, monkeypatch: pytest.MonkeyPatch) -> Scene:
-    from moto.core.base_backend import BackendDict
-
     from tests.integration.destroy_scene import build_scene
+    from tests.support.emulator import reset_emulator
 
-    BackendDict.reset()
+    reset_emulator()
     webhook.received.clear()
     scene = build_scene(central)
     _destructor_env(central, webhook, monkeypatch)
