@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
-
 from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryTable
-from central.aws.sessions import SessionBroker
+from central.aws.sessions import Session, SessionBroker
 from central.clock import KEY_SERVICES, Clock, fixed_clock, refuse_turned_clock, system_clock
 from central.collaborators import Services
 from central.notify.mailers import build_mailer
@@ -29,7 +27,7 @@ from central.settings import AccessSettings, Settings
 
 
 def run_clock(
-    settings: AccessSettings, session: boto3.Session, now: datetime | None = None, *, changes_keys: bool = True
+    settings: AccessSettings, session: Session, now: datetime | None = None, *, changes_keys: bool = True
 ) -> Clock:
     """The clock of a command or invocation: `now` (the command's --now), else IKR_NOW, else the real
     one. A turned clock is refused (SettingsError) before any AWS call where it could change real keys:
@@ -51,12 +49,12 @@ def run_clock(
 class Foundation:
     """What a run is built on that no invocation changes: made without a single AWS call."""
 
-    central: boto3.Session
+    central: Session
     broker: SessionBroker
     table: ExpiryTable
 
     @classmethod
-    def build(cls, settings: AccessSettings, central: boto3.Session, purpose: str) -> Foundation:
+    def build(cls, settings: AccessSettings, central: Session, purpose: str) -> Foundation:
         return cls(
             central=central,
             broker=SessionBroker(central, settings.IKR_MEMBER_ROLE_NAME, settings.IKR_EXTERNAL_ID, purpose=purpose),
@@ -79,7 +77,7 @@ def _services(settings: Settings, base: Foundation, now: datetime | None, change
 
 def build_services(
     settings: Settings,
-    central: boto3.Session | None = None,
+    central: Session | None = None,
     purpose: str = "rotate",
     now: datetime | None = None,
     *,

@@ -22,13 +22,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from central.aws import clients as aws
 from central.rotation.account_queue import AccountQueue
-from central.rotation.account_work import STOP_WITH_MS_LEFT, screen, work_on
+from central.rotation.account_work import STOP_WITH_MS_LEFT, work_batch
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
 from central.wiring import warm_services
@@ -36,8 +34,6 @@ from central.wiring import warm_services
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="account-worker")
 settle_garbage_collector()  # once per execution environment, after the imports
-# A batch whose every record failed is answered, not raised: each failure was already logged.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @metrics.log_metrics
@@ -51,24 +47,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     url = settings.IKR_ACCOUNT_QUEUE_URL
     queue = AccountQueue(aws.sqs(services.central), url) if url else None
     counts: Counter[str] = Counter()
-
-    def keep_going() -> bool:
-        return context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT
-
-    def record_handler(record: SQSRecord) -> None:
-        work_on(record.body, record.message_id, services, queue, keep_going, counts, positions[record.message_id])
-
     try:
-        positions = screen(event["Records"], counts)  # by message id; the malformed ones are logged and left out
-        if not positions:
-            return {"batchItemFailures": []}  # Powertools refuses an empty batch
-        response = process_partial_response(
-            event={**event, "Records": [event["Records"][position] for position in positions.values()]},
-            record_handler=record_handler,
-            processor=processor,
-            context=context,
+        return work_batch(
+            event, context, services, queue, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT, counts
         )
     finally:
         for name, value in sorted(counts.items()):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    return dict(response)

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from central.collaborators import Services
@@ -136,3 +138,32 @@ def _count(row: AccountResult, counts: Counter[str]) -> None:
     counts["AccountsFailed"] += int(row.failed)
     for outcome, name in USER_METRICS.items():
         counts[name] += row.count(outcome)
+
+
+def work_batch(
+    event: dict[str, Any],
+    context: Any,
+    services: Services,
+    queue: AccountQueue | None,
+    keep_going: Callable[[], bool],
+    counts: Counter[str],
+) -> dict[str, Any]:
+    """One SQS batch of account messages: screened, worked, answered with a partial batch response
+    naming only the records a later delivery may mend; what happened is added to `counts`."""
+    positions = screen(event["Records"], counts)  # by message id; the malformed ones are logged and left out
+    if not positions:
+        return {"batchItemFailures": []}  # Powertools refuses an empty batch
+
+    def record_handler(record: SQSRecord) -> None:
+        work_on(record.body, record.message_id, services, queue, keep_going, counts, positions[record.message_id])
+
+    # One per batch: a processor keeps its batch's state. A batch whose every record failed is
+    # answered, not raised: each failure was already logged.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(
+        event={**event, "Records": [event["Records"][position] for position in positions.values()]},
+        record_handler=record_handler,
+        processor=processor,
+        context=context,
+    )
+    return dict(response)
