@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from central.aws.expiry_table import ExpiryItem
+from central.aws.expiry_item import ExpiryItem
 from central.domain.errors import InvalidItemError
 from central.domain.model import json_kind
 

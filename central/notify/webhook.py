@@ -26,7 +26,7 @@ from central.domain.redaction import remember
 from central.notify.mailers.base import read_secret_parameter
 
 if TYPE_CHECKING:
-    from central.aws.expiry_table import ExpiryItem
+    from central.aws.expiry_item import ExpiryItem
     from central.aws.sessions import Session
     from central.settings import Settings
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from central.aws.credential_report import CredentialReport, match_keys
-from central.aws.expiry_table import ExpiryItem, State, from_epoch, pending_old_keys
+from central.aws.expiry_item import ExpiryItem, State, from_epoch, pending_old_keys
 from central.domain.delivery import DEFAULT_PREFIX
 from central.domain.model import AccessKey, IamUser, KeyStatus, LevelKind
 from central.domain.policy import Action, Decision, decide

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from central.aws.credential_report import DEFAULT_WAIT_SECONDS, CredentialReport
 from central.aws.errors import AwsError, aws_call
-from central.aws.expiry_table import ExpiryItem
+from central.aws.expiry_item import ExpiryItem
 from central.aws.iam_read import IamReader
 from central.collaborators import Services
 from central.domain.errors import AccountError, IkrError, UsageError

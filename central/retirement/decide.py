@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from central.aws.errors import AwsNotFound
-from central.aws.expiry_table import ExpiryItem, Handling, State, epoch, from_epoch
+from central.aws.expiry_item import ExpiryItem, Handling, State, epoch, from_epoch
 from central.aws.iam import IamAccount
 from central.domain.model import AccessKey, KeyStatus
 from central.retirement.outcome import (

@@ -34,7 +34,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import reason_of
-from central.aws.expiry_table import KEPT_SUFFIX, ExpiryItem, State, epoch, from_epoch
+from central.aws.expiry_item import KEPT_SUFFIX, ExpiryItem, State, epoch, from_epoch
 from central.domain.errors import IkrError
 from central.notify.webhook import Event, Notice
 from central.retirement import notices as retirement_notices

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from central.aws.expiry_table import ExpiryItem, from_epoch
+from central.aws.expiry_item import ExpiryItem, from_epoch
 from central.domain.delivery import recorded_delivery
 from central.domain.errors import DeliveryError
 from central.notify.admin import AdminNotifier

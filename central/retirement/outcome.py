@@ -9,7 +9,8 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from central.aws.expiry_table import TOMBSTONE_LIFE, ExpiryItem, ExpiryTable, Handling, State, epoch, from_epoch
+from central.aws.expiry_item import TOMBSTONE_LIFE, ExpiryItem, Handling, State, epoch, from_epoch
+from central.aws.expiry_table import ExpiryTable
 from central.aws.member import MemberAccount
 from central.aws.sessions import SessionBroker
 from central.collaborators import Services

@@ -15,7 +15,7 @@ import contextlib
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsNotFound
-from central.aws.expiry_table import ExpiryItem, State
+from central.aws.expiry_item import ExpiryItem, State
 from central.aws.member import MemberAccount
 from central.domain.model import KeyStatus
 from central.retirement.decide import Listing, list_keys, others_active

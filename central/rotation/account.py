@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from central.aws.credential_report import CredentialReport
 from central.aws.errors import AwsError, reason_of
-from central.aws.expiry_table import pending_old_keys
+from central.aws.expiry_item import pending_old_keys
 from central.aws.iam_inventory import ListedUser
 from central.domain.errors import IkrError
 from central.domain.policy import Action, Decision, PendingOld, decide

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from central.aws.expiry_table import ExpiryItem, State
+from central.aws.expiry_item import ExpiryItem, State
 from central.aws.sqs_queue import Refused, SqsQueue
 from central.domain import bounds
 from central.domain import tags as t

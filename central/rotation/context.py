@@ -17,7 +17,8 @@ from central.notify.mailers.base import Mail
 from central.notify.webhook import Notifier, NullNotifier
 
 if TYPE_CHECKING:
-    from central.aws.expiry_table import ExpiryItem, ExpiryTable
+    from central.aws.expiry_item import ExpiryItem
+    from central.aws.expiry_table import ExpiryTable
     from central.aws.member import MemberAccount
     from central.domain.scope import AccountScope
     from central.notify.admin import AdminNotifier

@@ -18,7 +18,8 @@ from aws_lambda_powertools import Logger
 from pydantic import SecretStr
 
 from central.aws.errors import AwsError, reason_of
-from central.aws.expiry_table import ExpiryItem, LeaseConflict, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
+from central.aws.expiry_table import LeaseConflict
 from central.aws.ssm_secrets import parameter_name
 from central.domain import crypto
 from central.domain.delivery import Delivery, recorded_delivery

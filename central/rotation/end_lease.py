@@ -4,7 +4,8 @@ resumes or undoes that rotation, with the same rules as after an expired lease."
 
 from __future__ import annotations
 
-from central.aws.expiry_table import ExpiryItem, ExpiryTable, LeaseConflict
+from central.aws.expiry_item import ExpiryItem
+from central.aws.expiry_table import ExpiryTable, LeaseConflict
 from central.domain.errors import UsageError
 from central.rotation.lease import JOURNAL_STATES
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
-from central.aws.expiry_table import ExpiryItem, State, epoch, from_epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch, from_epoch
 from central.domain.results import Outcome, UserResult
 from central.rotation.context import RotationContext
 

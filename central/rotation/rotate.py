@@ -25,7 +25,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsError, AwsNotFound
-from central.aws.expiry_table import ExpiryItem, LeaseConflict, State, epoch, from_epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch, from_epoch
+from central.aws.expiry_table import LeaseConflict
 from central.aws.iam import NewAccessKey
 from central.aws.ssm_secrets import DeliveredMark, PendingKey
 from central.clock import system_clock

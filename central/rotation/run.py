@@ -18,7 +18,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsError
-from central.aws.expiry_table import ExpiryItem
+from central.aws.expiry_item import ExpiryItem
 from central.aws.member import MemberAccount
 from central.aws.organizations import discover_from
 from central.collaborators import Services

@@ -15,7 +15,8 @@ from datetime import timedelta
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsNotFound
-from central.aws.expiry_table import ExpiryItem, LeaseConflict, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
+from central.aws.expiry_table import LeaseConflict
 from central.clock import system_clock
 from central.domain.errors import DeliveryError, IkrError
 from central.domain.model import AccessKey, KeyStatus

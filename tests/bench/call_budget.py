@@ -26,7 +26,8 @@ from unittest import mock
 import boto3
 from botocore.client import BaseClient
 
-from central.aws.expiry_table import ExpiryItem, ExpiryTable, State, from_epoch
+from central.aws.expiry_item import ExpiryItem, State, from_epoch
+from central.aws.expiry_table import ExpiryTable
 from central.aws.ses import SesSender
 from central.aws.sessions import SessionBroker
 from central.clock import fixed_clock, system_clock

@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, ExpiryTable, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
+from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import parameter_name
 from central.retirement.destroy import DestroyContext

@@ -12,7 +12,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from central.aws.expiry_table import ExpiryItem
+from central.aws.expiry_item import ExpiryItem
 from central.aws.ssm_secrets import parameter_name, pending_name
 from central.clock import fixed_clock
 from central.collaborators import Services

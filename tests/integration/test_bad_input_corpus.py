@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, ExpiryTable, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
+from central.aws.expiry_table import ExpiryTable
 from central.clock import fixed_clock
 from central.domain.results import AccountStatus, Outcome
 from central.rotation.run import run_rotation

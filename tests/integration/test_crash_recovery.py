@@ -10,7 +10,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.aws.expiry_table import State, from_epoch
+from central.aws.expiry_item import State, from_epoch
 from central.aws.ssm_secrets import pending_name
 from central.domain.results import Outcome, RunResult
 from central.notify.mailers.base import Mail

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import boto3
 import pytest
 
-from central.aws.expiry_table import State
+from central.aws.expiry_item import State
 from central.clock import fixed_clock
 from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.ses.models import ses_backends
 
-from central.aws.expiry_table import ExpiryItem, epoch
+from central.aws.expiry_item import ExpiryItem, epoch
 from central.aws.stream_pump import LocalLambdaContext
 from handlers import destructor
 from tests.integration.conftest import TABLE

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from central.aws.expiry_table import State, epoch
+from central.aws.expiry_item import State, epoch
 from central.notify.admin import AdminNotifier
 from central.retirement.destroy import Destroyed, destroy
 from tests.integration.conftest import RecordingMailer

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.stream_pump import LocalLambdaContext
 from central.retirement.destroy import Destroyed, destroy
 from handlers import destructor

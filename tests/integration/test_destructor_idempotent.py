@@ -16,7 +16,7 @@ import pytest
 from botocore.client import BaseClient
 from moto.ses.models import ses_backends
 
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.ssm_secrets import parameter_name
 from central.aws.stream_pump import Checkpoint, LocalLambdaContext, pump
 from handlers import destructor

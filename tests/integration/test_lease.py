@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from central.aws.expiry_table import State, from_epoch
+from central.aws.expiry_item import State, from_epoch
 from central.aws.stream_pump import LocalLambdaContext
 from central.cli.main import main
 from central.domain.errors import DeliveryUncertain

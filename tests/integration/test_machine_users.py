@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, from_epoch
+from central.aws.expiry_item import ExpiryItem, State, from_epoch
 from central.domain.results import Outcome
 from central.notify.admin import AdminNotifier
 from central.retirement.destroy import DestroyContext, Destroyed, destroy

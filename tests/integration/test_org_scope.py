@@ -8,7 +8,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.clock import fixed_clock, system_clock
 from central.domain.errors import UsageError
 from central.domain.results import AccountStatus, Outcome

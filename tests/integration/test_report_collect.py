@@ -7,7 +7,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.sessions import SessionBroker
 from central.clock import fixed_clock
 from central.domain.policy import Action

@@ -8,7 +8,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from central.aws.expiry_table import State, epoch
+from central.aws.expiry_item import State, epoch
 from central.domain.results import AccountStatus, Outcome
 from central.rotation.run import run_rotation
 from tests.integration.faults import Crash, Faults

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.stream_pump import Checkpoint, pump
 from central.rotation.run import run_rotation
 from handlers import destructor

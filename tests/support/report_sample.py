@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from central.aws.credential_report import CredentialReport, CredentialRow, ReportKey
-from central.aws.expiry_table import ExpiryItem, State, epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.domain.model import AccessKey, Account, IamUser, KeyStatus, OrgUnit, Tag
 from central.domain.scope import AccountScope, resolve
 from central.report.build import AccountData, account_rows, account_summary, assemble, not_worked_row

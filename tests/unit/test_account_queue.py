@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from central.aws.expiry_table import ExpiryItem, State
+from central.aws.expiry_item import ExpiryItem, State
 from central.domain.model import Account, Level, LevelKind, OrgUnit, Tag
 from central.domain.scope import AccountScope, Days
 from central.domain.sources import OptIn, Source

@@ -22,7 +22,8 @@ from central.aws.errors import (
     AwsThrottled,
     AwsUnavailable,
 )
-from central.aws.expiry_table import ExpiryItem, ExpiryTable, LeaseConflict, State
+from central.aws.expiry_item import ExpiryItem, State
+from central.aws.expiry_table import ExpiryTable, LeaseConflict
 from central.aws.iam import IamAccount
 from central.aws.organizations import discover
 from central.aws.sessions import SessionBroker

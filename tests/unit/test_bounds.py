@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch, from_epoch
+from central.aws.expiry_item import ExpiryItem, State, epoch, from_epoch
 from central.domain import bounds
 from central.domain.errors import InvalidItemError
 from central.settings import Settings

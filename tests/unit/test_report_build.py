@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from central.aws.expiry_table import ExpiryItem, State, epoch, pending_old_keys
+from central.aws.expiry_item import ExpiryItem, State, epoch, pending_old_keys
 from central.domain.model import KeyStatus
 from central.domain.policy import Action
 from central.domain.scope import resolve
