@@ -6,6 +6,11 @@ loader of its own: every new session, and so every member account and every Lamb
 made its sessions afresh, decoded them again (~0.2 s of CPU per client on a cold process). Here one
 loader serves the central session and every member session for the life of the process.
 
+Every session also starts from one prepared event emitter. A botocore session registers its ~130
+built-in handlers one by one, inspecting each handler's signature (about half of a member account's
+session and IAM client, ~13 ms of CPU); here they are registered once and each session gets a copy
+(a copy, because clients and boto3 register handlers of their own on their session's emitter).
+
 Sessions are made one at a time: boto3 appends its own data folder to the loader's search path on
 every Session, and the list is kept short under the same lock. boto3's guidance is one Session per
 thread, which each account gets; what they share is the loader, and its reads are safe from threads.
@@ -13,18 +18,42 @@ thread, which each account gets; what they share is the loader, and its reads ar
 
 from __future__ import annotations
 
+import copy
 import threading
 from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.handlers
 import botocore.loaders
 import botocore.session
 import botocore.utils
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
+from botocore.hooks import HierarchicalEmitter
 
 _loader = botocore.loaders.create_loader()
 _lock = threading.Lock()
+
+
+class _BuiltinEvents:
+    """An emitter holding botocore's built-in handlers, registered as a session registers them.
+
+    Made again whenever the list of built-in handlers changed: moto and the benchmarks' stand-in
+    answer requests by adding a handler to that list, and may be imported after this module."""
+
+    def __init__(self) -> None:
+        self._made_from: tuple[Any, ...] = ()
+        self._emitter = HierarchicalEmitter()
+
+    def copy(self) -> HierarchicalEmitter:
+        if self._made_from != tuple(botocore.handlers.BUILTIN_HANDLERS):
+            self._made_from = tuple(botocore.handlers.BUILTIN_HANDLERS)
+            self._emitter = HierarchicalEmitter()
+            botocore.session.Session(event_hooks=self._emitter)
+        return copy.copy(self._emitter)
+
+
+_builtin_events = _BuiltinEvents()  # used under _lock
 
 
 def shared_loader() -> botocore.loaders.Loader:
@@ -64,7 +93,7 @@ def new_session(region_name: str | None = None, credentials: Credentials | None 
     """A session on the shared loader that parses timestamps fast: with `credentials` (a member
     account's refreshable ones), else the usual credential chain (environment, profile, role)."""
     with _lock:
-        core = botocore.session.Session()
+        core = botocore.session.Session(event_hooks=_builtin_events.copy(), include_builtin_handlers=False)
         core.register_component("data_loader", _loader)
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
         if credentials is not None:
