@@ -26,11 +26,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from central.collaborators import Services
+from central.domain.errors import IkrError
 from central.domain.model import json_kind
 from central.domain.results import AccountResult, AccountStatus
 from central.notify.run_notices import USER_METRICS
 from central.rotation.account_queue import AccountMessage, AccountQueue
-from central.rotation.run import run_account
+from central.rotation.run import failed_run, run_account, scope_of, state_row
 
 logger = Logger(service="ikr")
 
@@ -111,6 +112,11 @@ def work_on(
     if not keep_going():
         _queue_rest(message, queue, message_id, counts)  # nothing started: the whole account is the rest
         return
+    if message.needs_scope:
+        scoped = _scoped(message, services, counts)
+        if scoped is None:
+            return
+        message = scoped
     # The clock is read again: a message redriven or worked days late decides and schedules for now,
     # never for the instant it was sent (which would put deletions in the past).
     done = run_account(services, dataclasses.replace(message.work(), now=services.clock()), keep_going)
@@ -119,6 +125,25 @@ def work_on(
         _queue_rest(message, queue, message_id, counts)
     elif done.result.status is AccountStatus.FAILED and done.passing:
         raise RetryLater(done.result.detail)
+
+
+def _scoped(message: AccountMessage, services: Services, counts: Counter[str]) -> AccountMessage | None:
+    """The message with the account's policy resolved from its own tags (read here, one Organizations
+    call) and its OUs' tags (in the message); None when the account is not worked (a state ikr does not
+    know, or its tags could not be read: its row is logged and counted). Raises RetryLater when the
+    read failed in a way a later delivery may not meet (throttled past every retry)."""
+    account = message.account
+    row = state_row(account)
+    if row is None:
+        try:
+            return message.resolved(scope_of(services, account, standalone=False))
+        except IkrError as exc:
+            done = failed_run(account, exc)
+            if done.passing:
+                raise RetryLater(done.result.detail) from exc
+            row = done.result
+    _count(row, counts)
+    return None
 
 
 def _queue_rest(message: AccountMessage, queue: AccountQueue | None, message_id: str, counts: Counter[str]) -> None:
@@ -134,6 +159,11 @@ def _queue_rest(message: AccountMessage, queue: AccountQueue | None, message_id:
 
 
 def _count(row: AccountResult, counts: Counter[str]) -> None:
+    if row.status is AccountStatus.NOT_OPTED_IN:
+        # Decided here since the account's own tags are read here (message version 3): not worked.
+        logger.info("account not opted in", account_id=row.account_id, reason=row.detail)
+        counts["AccountsNotOptedIn"] += 1
+        return
     counts["AccountsWorked"] += 1
     counts["AccountsFailed"] += int(row.failed)
     for outcome, name in USER_METRICS.items():

@@ -177,6 +177,7 @@ def test_every_source_text_of_version_1_is_read_back_as_its_value(enabled_source
 
     message = AccountMessage.model_validate_json(body)
 
+    assert message.rotate_after is not None
     assert (message.opt_in, message.rotate_after.source) == (opt_in, source)
     assert (str(message.opt_in), str(message.rotate_after.source)) == (enabled_source, rotate_source)
 
@@ -192,6 +193,7 @@ def test_a_version_1_account_name_that_reads_like_a_source_is_matched_whole():
     message = AccountMessage.model_validate_json(body)
 
     account = Level(kind=LevelKind.ACCOUNT, id="111122223333", name=name)
+    assert message.rotate_after is not None
     assert message.rotate_after.source == Source.tag(account, "IKR:ROTATE_AFTER_DAYS")
 
 
