@@ -14,13 +14,15 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsError
-from central.aws.relaunch import CONTINUE_KEY, relaunch
+from central.aws.relaunch import CONTINUE_KEY, continue_event, relaunch
 from central.aws.walk_position import WalkPositions, WalkTaken
 from central.collaborators import Services
 from central.rotation.account_queue import AccountQueue
 from central.rotation.fanout import QueuedRun, queue_run
 
 logger = Logger(service="ikr")
+
+__all__ = ["STOP_WITH_MS_LEFT", "continue_event", "continuing", "fan_out"]
 
 # No new page of the walk is started with less than this left. A page is one Organizations call and
 # one SQS batch call per 10 accounts; throttled, botocore's standard mode backs off up to 20 s a retry
