@@ -17,7 +17,11 @@ is its own.
   not its time (its account tags are read where each account is worked: one call per account, which
   at 5 a second alone would take N/5 seconds).
 
+- worker tags: what moved out of the rotator, every account's own tag read, made by `--workers`
+  account workers at once behind the same bucket: requests, throttles, failures past every retry.
+
     python -m tests.bench.org_scale [--sizes 1000 10000] [--ous 10] [--rate 5] [--burst 10]
+                                    [--worker-sizes 1000] [--workers 16]
                                     [--cli-sizes 8000 10000] [--users 100] [--skip-cli]
 """
 
@@ -28,9 +32,12 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from central.aws import clients as aws
+from central.aws.errors import AwsError
+from central.aws.organizations import account_tags_from
 from central.aws.walk_position import WalkPositions
 from central.domain.results import Outcome
 from central.rotation.account_queue import AccountQueue
@@ -199,12 +206,40 @@ def _cli(params: dict[str, Any]) -> dict[str, Any]:
     return {"worked": len(worked), "users": users, "wall": wall, "peak_mb": peak_rss_mb()}
 
 
-_CHILDREN = {"rotator": _rotator, "cli": _cli}
+def _worker_tags(params: dict[str, Any]) -> dict[str, Any]:
+    """What moved out of the rotator: every account's own tags, read by `workers` account workers at
+    once (each its own session and client, as separate Lambdas) behind the same token bucket."""
+    bucket = TokenBucket(params["rate"], params["burst"])
+    stand_in = OrgStandIn(params["accounts"], 1, params["ous"], bucket, params["latency"])
+    failures: list[str] = []
+    with stand_in.installed():
+        ids = list(stand_in.members)
+        started = time.perf_counter()
+
+        def read(account_id: str) -> None:
+            try:
+                account_tags_from(aws.default_session(), account_id)
+            except AwsError as exc:
+                failures.append(f"{account_id}: {exc}")
+
+        with ThreadPoolExecutor(max_workers=params["workers"]) as pool:
+            list(pool.map(read, ids))
+        wall = time.perf_counter() - started
+    return {
+        "reads": len(ids),
+        "requests": stand_in.requests["organizations:ListTagsForResource"],
+        "throttled": bucket.refused,
+        "failed": len(failures),
+        "wall": wall,
+    }
+
+
+_CHILDREN = {"rotator": _rotator, "cli": _cli, "worker-tags": _worker_tags}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="accounts, rotator figures")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000], help="accounts, rotator figures")
     parser.add_argument("--ous", type=int, default=10)
     parser.add_argument("--rate", type=float, default=5.0, help="Organizations requests a second")
     parser.add_argument("--burst", type=int, default=10)
@@ -212,6 +247,8 @@ def main() -> None:
     parser.add_argument("--cli-sizes", type=int, nargs="*", default=[8000, 10000], help="accounts, CLI run memory")
     parser.add_argument("--users", type=int, default=100, help="users per account in the CLI run, all managed")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--worker-sizes", type=int, nargs="*", default=[1000], help="accounts, workers' tag reads")
+    parser.add_argument("--workers", type=int, default=16, help="account workers reading tags at once")
     parser.add_argument("--child", choices=sorted(_CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,6 +268,14 @@ def main() -> None:
         )
         before = size + sum(got["calls"].values())
         print(f"|   before (one ListTagsForResource per account) | {before:,} | | | >= {before / args.rate:.0f} s | |")
+    for size in args.worker_sizes:
+        params = {"accounts": size, "ous": args.ous, "rate": args.rate, "burst": args.burst, "latency": args.latency}
+        got = measure_in_child(MODULE, "worker-tags", {**params, "workers": args.workers})
+        print(
+            f"\nThe accounts' own tags, now read by the account workers: {got['reads']:,} reads by {args.workers} "
+            f"workers at once behind the same bucket: {got['requests']:,} requests ({got['throttled']:,} throttled "
+            f"and retried by botocore), {got['failed']} failed past every retry, {got['wall']:.0f} s"
+        )
     if args.skip_cli:
         return
     print(

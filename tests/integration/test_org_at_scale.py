@@ -127,7 +127,12 @@ def test_the_fanout_rotator_calls_organizations_per_page_and_ou_never_per_accoun
     assert organizations["organizations:ListTagsForResource"] == org.ous + 1  # each OU and the root
     assert organizations["organizations:ListOrganizationalUnitsForParent"] == org.parents
     total = sum(organizations.values())
-    assert total <= members / PAGE + 2 * org.ous + org.parents + 2  # the bound, partial pages included
+    # One call per 20 accounts, plus each parent's partial page; two per OU (its OUs, its tags); ListRoots,
+    # the root's OUs and tags. No tree walk does with less: Organizations lists a parent's accounts and
+    # its OUs in separate calls, and an OU's tags in a third.
+    pages = organizations["organizations:ListAccountsForParent"]
+    assert pages <= members / PAGE + org.parents
+    assert total == pages + 2 * org.ous + 3
     assert total < members / 4  # whatever the shape, far from one call per account
     messages = org.drain()
     assert sorted(message.account.id for message in messages) == sorted([*org.accounts, org_management(central)])
