@@ -1,7 +1,10 @@
-"""The account queue: one SQS message per opted-in account, from the rotator to the account worker.
+"""The account queue: one SQS message per account, from the rotator to the account worker.
 
 A message holds all the worker needs to rotate the account without a discovery of its own: the
-account with its inherited policy and where each part came from, the run's instant and id, and the
+account with its OU path, and either its inherited policy and where each part came from (version 2)
+or the OUs' and root's IKR: tags for the worker to resolve it with the account's own tags, which it
+reads itself (version 3: the rotator's Organizations calls stay one per page, not one per account),
+the run's instant and id, and the
 old keys the run's sweep just removed there (their destructor may not have run yet: those users
 show pending, not two keys). `part` counts the passes over one account: a worker that runs low on
 time queues the account again as the next part.

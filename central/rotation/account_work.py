@@ -25,8 +25,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from central.aws.errors import AwsError
 from central.collaborators import Services
-from central.domain.errors import IkrError
 from central.domain.model import json_kind
 from central.domain.results import AccountResult, AccountStatus
 from central.notify.run_notices import USER_METRICS
@@ -113,7 +113,15 @@ def work_on(
         _queue_rest(message, queue, message_id, counts)  # nothing started: the whole account is the rest
         return
     if message.needs_scope:
-        scoped = _scoped(message, services, counts)
+        try:
+            scoped = _scoped(message, services, counts)
+        except TagsNotRead as exc:
+            # Organizations' limits are shared by the whole Organization: a read throttled past every
+            # retry goes to the back of the queue as the account's next part (bounded by MAX_PARTS),
+            # not back to SQS as a failed receive, which would count towards the dead-letter queue.
+            logger.warning("account's own tags not read; the account goes back to the queue", reason=str(exc))
+            _queue_rest(message, queue, message_id, counts)
+            return
         if scoped is None:
             return
         message = scoped
@@ -127,21 +135,25 @@ def work_on(
         raise RetryLater(done.result.detail)
 
 
+class TagsNotRead(Exception):
+    """The account's own tags could not be read for a reason a later attempt may not meet (throttled
+    past every retry, Organizations unreachable)."""
+
+
 def _scoped(message: AccountMessage, services: Services, counts: Counter[str]) -> AccountMessage | None:
     """The message with the account's policy resolved from its own tags (read here, one Organizations
     call) and its OUs' tags (in the message); None when the account is not worked (a state ikr does not
-    know, or its tags could not be read: its row is logged and counted). Raises RetryLater when the
-    read failed in a way a later delivery may not meet (throttled past every retry)."""
+    know, or its tags could not be read for good, e.g. access denied: its row is logged and counted).
+    Raises TagsNotRead when the read failed in a way a later attempt may not meet."""
     account = message.account
     row = state_row(account)
     if row is None:
         try:
             return message.resolved(scope_of(services, account, standalone=False))
-        except IkrError as exc:
-            done = failed_run(account, exc)
-            if done.passing:
-                raise RetryLater(done.result.detail) from exc
-            row = done.result
+        except AwsError as exc:
+            if exc.retryable:
+                raise TagsNotRead(f"account {account.id}: {exc.reason}") from exc
+            row = failed_run(account, exc).result
     _count(row, counts)
     return None
 

@@ -5,8 +5,11 @@ the account is done); the run's rows stay in discovery order whatever order they
 account's failure (no role, access denied, throttled past every retry) becomes that account's row
 and a log line with its id; the run goes on with the others.
 
-`prepare_run` (discovery + sweep) and `run_account` (one account) are shared with the fan-out on AWS,
-where the rotator queues one message per account and the account worker Lambda runs each.
+Discovery is the walk of the Organization's tree (`run_accounts`); an account's own tags are read on
+its own thread, where it is worked (`scope_of`: one Organizations call per account, made by the
+account's work rather than before any work starts). `scope_of`, `state_row`, `gate` and `run_account`
+(one account) are shared with the fan-out on AWS (`central.rotation.fanout`), where the rotator queues
+one message per account and the account worker Lambda reads its tags and runs it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -22,7 +26,7 @@ from central.aws.expiry_item import ExpiryItem
 from central.aws.member import MemberAccount
 from central.aws.organizations import account_tags_from, discover_from, standalone_account, start_walk, walk_from
 from central.collaborators import Services
-from central.concurrency import ordered_map
+from central.concurrency import ordered_stream
 from central.domain import account_state
 from central.domain.errors import AccountAccessError, IkrError, UsageError
 from central.domain.model import Account
@@ -93,6 +97,15 @@ def prepare_run(services: Services, dry_run: bool = False, only: Sequence[str] =
     return PreparedRun(result, accounts, swept)
 
 
+class RunSink(Protocol):
+    """Who takes a run's rows as they come, in the run's order (the CLI prints them): `start` once the
+    run is prepared, `row` per account; what `row` returns is what the run keeps of that account."""
+
+    def start(self, run: RunResult) -> None: ...
+
+    def row(self, account: AccountResult) -> AccountResult: ...
+
+
 def run_rotation(
     services: Services,
     dry_run: bool = False,
@@ -100,11 +113,16 @@ def run_rotation(
     *,
     progress: Callable[[AccountResult], None] | None = None,
     concurrency: int | None = None,
+    sink: RunSink | None = None,
 ) -> RunResult:
     """One run over every account. `progress` gets each account's row as it finishes (from the
-    calling thread); `concurrency` accounts are worked at once (default IKR_CONCURRENCY)."""
+    calling thread); `concurrency` accounts are worked at once (default IKR_CONCURRENCY), at most
+    four per worker started ahead of the first unfinished one; `sink` takes the rows in order and
+    says what of each is kept (everything without one)."""
     prepared = prepare_run(services, dry_run, only)
     run = prepared.result
+    if sink is not None:
+        sink.start(run)
 
     def one(account: Account) -> AccountResult:
         row = state_row(account)
@@ -118,7 +136,8 @@ def run_rotation(
         return run_account(services, work).result
 
     workers = concurrency if concurrency is not None else services.settings.IKR_CONCURRENCY
-    run.accounts = ordered_map(prepared.accounts, one, workers, progress, name="ikr-account")
+    rows = ordered_stream(prepared.accounts, one, workers, progress, name="ikr-account")
+    run.accounts = [row if sink is None else sink.row(row) for row in rows]
     return run
 
 

@@ -241,3 +241,40 @@ def test_a_malformed_message_is_dropped_and_a_worker_low_on_time_queues_the_rest
     assert (fanout.keys("prod", "alice"), fanout.keys("prod", "ann"), fanout.keys("prod", "bob")) == (2, 2, 1)
     fanout.settle([rest], response)
     assert fanout.waiting() == 0
+
+
+def test_an_account_whose_tags_are_throttled_past_every_retry_goes_back_to_the_queue_not_to_sqs_retries(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+):
+    ids = fanout.world.account_ids
+    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
+    messages = fanout.receive(5)
+    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == ids["prod"])
+    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})  # others: not this test's
+
+    # WHEN the worker reads prod's own tags while Organizations throttles past every retry
+    faults = Faults(monkeypatch)
+    faults.refuse(
+        "ListTagsForResource",
+        code="TooManyRequestsException",
+        status=400,
+        when=lambda params: params.get("ResourceId") == ids["prod"],
+    )
+    response = account_worker.handler(fanout.event([prod]), ScriptedContext(function_name="ikr-account-worker"))
+    faults.clear()
+
+    # THEN the delivery succeeds (no receive counts towards the dead-letter queue) and prod is queued
+    # again, its policy still to be resolved, as its next part; nothing was rotated yet
+    assert response == {"batchItemFailures": []}
+    assert fanout.keys("prod", "alice") == 1
+    fanout.settle([prod], response)
+    (rest,) = fanout.receive(1)
+    again = AccountMessage.model_validate_json(rest["Body"])
+    assert (again.part, again.needs_scope, again.account.id) == (2, True, ids["prod"])
+
+    # WHEN the next part comes with Organizations answering again
+    response = account_worker.handler(fanout.event([rest]), ScriptedContext(function_name="ikr-account-worker"))
+
+    # THEN prod is rotated
+    assert response == {"batchItemFailures": []}
+    assert (fanout.keys("prod", "alice"), fanout.keys("prod", "ann")) == (2, 2)
