@@ -22,7 +22,7 @@ is its own.
 
     python -m tests.bench.org_scale [--sizes 1000 10000] [--ous 10] [--rate 5] [--burst 10]
                                     [--worker-sizes 1000] [--workers 16]
-                                    [--cli-sizes 8000 10000] [--users 100] [--skip-cli]
+                                    [--cli-sizes 8000 10000] [--users 100] [--cli-held] [--skip-cli]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from central.aws import clients as aws
 from central.aws.errors import AwsError
 from central.aws.organizations import account_tags_from
 from central.aws.walk_position import WalkPositions
+from central.cli.run_printer import RunPrinter
 from central.domain.results import Outcome
 from central.rotation.account_queue import AccountQueue
 from central.rotation.fanout import queue_run
@@ -195,11 +197,17 @@ def _rotator(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cli(params: dict[str, Any]) -> dict[str, Any]:
+    """`ikr rotate`'s run: with the CLI's printer (each account's lines spooled as its turn comes, folded
+    rows kept; the text goes to /dev/null), or, with `held`, every row held as before issue 19."""
     stand_in = OrgStandIn(params["accounts"], params["users"], params["ous"], None, 0.0, every_ou=True)
+    printer = None if params.get("held", True) else RunPrinter()
     with stand_in.installed():
         services = bench_services(aws.default_session())
         started = time.perf_counter()
-        result = run_rotation(services, concurrency=16)
+        result = run_rotation(services, concurrency=16, sink=printer)
+        if printer is not None:
+            with open(os.devnull, "w", encoding="utf-8") as out:
+                printer.write_to(out, result)
         wall = time.perf_counter() - started
     worked = [row for row in result.accounts if row.status.value == "done"]
     users = result.total(Outcome.NOT_DUE)
@@ -247,6 +255,7 @@ def main() -> None:
     parser.add_argument("--cli-sizes", type=int, nargs="*", default=[8000, 10000], help="accounts, CLI run memory")
     parser.add_argument("--users", type=int, default=100, help="users per account in the CLI run, all managed")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--cli-held", action="store_true", help="also the CLI run holding every row, for comparison")
     parser.add_argument("--worker-sizes", type=int, nargs="*", default=[1000], help="accounts, workers' tag reads")
     parser.add_argument("--workers", type=int, default=16, help="account workers reading tags at once")
     parser.add_argument("--child", choices=sorted(_CHILDREN), help=argparse.SUPPRESS)
@@ -282,11 +291,14 @@ def main() -> None:
         f"\nCLI run in process (`ikr rotate`), every account opted in with {args.users} managed users, "
         "no bucket, no latency"
     )
-    print("| accounts | users (rows held) | wall time | peak memory |")
-    print("| --- | --- | --- | --- |")
+    print("| accounts | users | rows | wall time | peak memory |")
+    print("| --- | --- | --- | --- | --- |")
     for size in args.cli_sizes:
-        got = measure_in_child(MODULE, "cli", {"accounts": size, "ous": args.ous, "users": args.users})
-        print(f"| {size:,} | {got['users']:,} | {got['wall']:.0f} s | {got['peak_mb']:.0f} MB |")
+        for held in (False, True) if args.cli_held else (False,):
+            params = {"accounts": size, "ous": args.ous, "users": args.users, "held": held}
+            got = measure_in_child(MODULE, "cli", params)
+            how = "every row held (before issue 19)" if held else "printed as it goes, folded rows kept"
+            print(f"| {size:,} | {got['users']:,} | {how} | {got['wall']:.0f} s | {got['peak_mb']:.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_a_stingy_bucket_slows_the_walk_and_fails_nothing():
 
 def test_the_workers_read_every_accounts_tags_and_the_cli_run_holds_every_row():
     tags = _worker_tags({"accounts": ACCOUNTS, "ous": OUS, "rate": 1000.0, "burst": 1000, "latency": 0.0, "workers": 4})
-    cli = _cli({"accounts": 6, "ous": 2, "users": 3})
+    cli = _cli({"accounts": 6, "ous": 2, "users": 3, "held": False})
 
     assert (tags["reads"], tags["requests"], tags["failed"]) == (ACCOUNTS, ACCOUNTS, 0)
     assert (cli["worked"], cli["users"]) == (6, 18)
