@@ -51,9 +51,11 @@ def run_accounts(services: Services) -> tuple[list[Account], bool]:
     """Every account a run looks at, sorted by id, with its OU path and the OUs' tags but without its
     own tags: those are read where the account is worked (`scope_of`), so a run's Organizations
     calls do not grow one per account before any work starts."""
+    # The caller's identity is read once, here, before the accounts' threads need it (session_for).
+    caller = services.broker.central_account_id
     cursor = start_walk(services.central)
     if cursor is None:
-        return [standalone_account(services.broker.central_account_id)], True
+        return [standalone_account(caller)], True
     accounts = [account for page in walk_from(services.central, cursor) for account in page.accounts]
     return sorted(accounts, key=lambda account: account.id), False
 

@@ -46,7 +46,7 @@ from central.rotation.account_queue import AccountQueue
 from central.rotation.fanout import queue_run
 from central.rotation.run import run_rotation
 from tests.bench.common import bench_services, counting, measure_in_child, peak_rss_mb, serve_child
-from tests.bench.standin import CENTRAL, ORG_PAGE, ROOT, StandIn
+from tests.bench.standin import CENTRAL, ROOT, StandIn
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ikr-accounts"
 MODULE = "tests.bench.org_scale"
@@ -115,36 +115,14 @@ class OrgStandIn(StandIn):
 
     def _units(self, _account: str, params: dict[str, Any]) -> tuple[int, str, bytes]:
         ids = self.ou_ids if params["ParentId"] == ROOT else []
-        start = int(params.get("NextToken") or 0)
-        page = [
+        units = [
             {"Id": ou, "Arn": f"arn:aws:organizations::{CENTRAL}:ou/o-standin/{ou}", "Name": f"Unit {ou[-4:]}"}
-            for ou in ids[start : start + ORG_PAGE]
+            for ou in ids
         ]
-        answer: dict[str, Any] = {"OrganizationalUnits": page}
-        if start + ORG_PAGE < len(ids):
-            answer["NextToken"] = str(start + ORG_PAGE)
-        return self._json(answer)
+        return self._json(self._paged("OrganizationalUnits", units, params))
 
-    def _accounts(self, _account: str, params: dict[str, Any]) -> tuple[int, str, bytes]:
-        ids = [CENTRAL] if params["ParentId"] == ROOT else self.by_ou.get(params["ParentId"], [])
-        start = int(params.get("NextToken") or 0)
-        size = min(int(params.get("MaxResults") or ORG_PAGE), ORG_PAGE)
-        page = [
-            {
-                "Id": account_id,
-                "Arn": f"arn:aws:organizations::{CENTRAL}:account/o-standin/{account_id}",
-                "Email": f"{account_id}@example.org",
-                "Name": "master" if account_id == CENTRAL else f"member-{account_id}",
-                "State": "ACTIVE",
-                "JoinedMethod": "CREATED",
-                "JoinedTimestamp": 1_600_000_000.0,
-            }
-            for account_id in ids[start : start + size]
-        ]
-        answer: dict[str, Any] = {"Accounts": page}
-        if start + size < len(ids):
-            answer["NextToken"] = str(start + size)
-        return self._json(answer)
+    def _account_ids(self, parent: str) -> list[str]:
+        return [CENTRAL] if parent == ROOT else self.by_ou.get(parent, [])
 
     def _org_tags(self, _account: str, params: dict[str, Any]) -> tuple[int, str, bytes]:
         enabled = params["ResourceId"] in (self.ou_ids if self.every_ou else self.ou_ids[::2])

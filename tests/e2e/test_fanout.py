@@ -202,14 +202,20 @@ def test_the_rotator_queues_each_opted_in_account_and_the_worker_retries_only_wh
     assert sum(point["DeliveryAttempts"] for point in sent) == 4  # alice, ann, olga, dave
 
 
+def _prod_message_alone(fanout: Fanout) -> dict[str, Any]:
+    """A scheduled run's message for prod, the others settled (not the test's)."""
+    prod_id = fanout.world.account_ids["prod"]
+    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
+    messages = fanout.receive(5)
+    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == prod_id)
+    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})
+    return prod
+
+
 def test_a_malformed_message_is_dropped_and_a_worker_low_on_time_queues_the_rest_of_the_account(
     fanout: Fanout, caplog: pytest.LogCaptureFixture
 ):
-    ids = fanout.world.account_ids
-    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
-    messages = fanout.receive(5)
-    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == ids["prod"])
-    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})  # others: not this test's
+    prod = _prod_message_alone(fanout)
     fanout.sqs.send_message(QueueUrl=fanout.url, MessageBody='{"account": "not an account message"}')
     (bad,) = fanout.receive(1)
 
@@ -247,10 +253,7 @@ def test_an_account_whose_tags_are_throttled_past_every_retry_goes_back_to_the_q
     fanout: Fanout, monkeypatch: pytest.MonkeyPatch
 ):
     ids = fanout.world.account_ids
-    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
-    messages = fanout.receive(5)
-    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == ids["prod"])
-    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})  # others: not this test's
+    prod = _prod_message_alone(fanout)
 
     # WHEN the worker reads prod's own tags while Organizations throttles past every retry
     faults = Faults(monkeypatch)
