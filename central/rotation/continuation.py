@@ -32,7 +32,7 @@ STOP_WITH_MS_LEFT = 180_000
 
 class LambdaContextLike(Protocol):
     @property
-    def invoked_function_arn(self) -> str: ...
+    def function_name(self) -> str: ...
 
     def get_remaining_time_in_millis(self) -> int: ...
 
@@ -64,7 +64,8 @@ def fan_out(
         return QueuedRun(run_id=continue_run or "-", now=services.clock(), part=0)
     if not queued.finished:
         try:
-            relaunch(services.central, context.invoked_function_arn, queued.run_id)
+            # The plain name: the unqualified function, which the role may invoke (stacksets/central.yaml).
+            relaunch(services.central, context.function_name, queued.run_id)
         except AwsError as exc:
             logger.error(
                 "could not invoke the rotator again: the next scheduled run continues the walk",

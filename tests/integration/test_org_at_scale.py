@@ -175,7 +175,7 @@ def test_a_run_short_of_time_saves_its_walk_and_the_next_invocation_goes_on_with
     # THEN it stops short, saves where it stood, and invokes itself again with the run's id
     assert first["finished"] is False
     assert first["queued"] > 0
-    assert relaunched == [(context.invoked_function_arn, first["run_id"])]
+    assert relaunched == [("ikr-rotator", first["run_id"])]
     position, _ = WalkPositions(central.client("dynamodb"), TABLE).load()
     assert position is not None
     assert (position.run_id, position.finished, position.queued) == (first["run_id"], False, first["queued"])
