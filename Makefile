@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls bench-warm bench-artifact sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls bench-warm bench-artifact bench-org sweeps venv clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,3 +84,8 @@ bench-artifact: $(STAMP)
 
 bench-calls: $(STAMP)  # AWS calls per rotated user and per destroyed key, by service (issue 15's budget)
 	$(BIN)/python -m tests.bench.call_budget
+
+# The rotator over Organizations of 1,000 and 10,000 accounts behind a token bucket (5 requests/s, burst 10:
+# `python -m tests.bench.org_scale --help`), and the peak memory of the CLI's run for 8,000 and 10,000.
+bench-org: $(STAMP)
+	$(BIN)/python -m tests.bench.org_scale

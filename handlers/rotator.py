@@ -1,5 +1,7 @@
 """Scheduled rotator: discovery, sweep of overdue expiry items, then every opted-in account: rotated
-in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message each to the account worker's queue."""
+in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message per account to the account worker's queue
+as the Organization's pages arrive. A fan-out run that nears the function's timeout saves where its
+walk stands and invokes the function again to go on (`central.rotation.continuation`)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from central.aws import clients as aws
+from central.aws.walk_position import WalkPositions
 from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
 from central.rotation.account_queue import AccountQueue
-from central.rotation.fanout import queue_run
+from central.rotation.continuation import continuing, fan_out
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
@@ -29,7 +32,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings: Settings = load_settings()
     services = warm_services(settings, purpose="rotate")  # built once per execution environment
     if settings.IKR_ACCOUNT_QUEUE_URL:
-        queued = queue_run(services, AccountQueue(aws.sqs(services.central), settings.IKR_ACCOUNT_QUEUE_URL))
+        queued = fan_out(
+            services,
+            AccountQueue(aws.sqs(services.central), settings.IKR_ACCOUNT_QUEUE_URL),
+            WalkPositions(aws.dynamodb(services.central), services.table.name),
+            context,
+            continuing(event),
+        )
         metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=queued.queued + len(queued.accounts))
         metrics.add_metric(name="AccountsQueued", unit=MetricUnit.Count, value=queued.queued)
         metrics.add_metric(

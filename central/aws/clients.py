@@ -155,6 +155,11 @@ def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
     return client
 
 
+def lambda_(session: boto3.Session) -> Any:
+    """No type stubs for Lambda here: only `central.aws.relaunch` calls it (the rotator invoking itself)."""
+    return _client(session, "lambda")
+
+
 # Clients for commands an operator runs (`ikr deploy`), never a Lambda function: the same cache under
 # a name of its own, which the artifact's trim (central/deploy/trim.py) does not count, so their
 # service models stay out of the Lambda zip.

@@ -1,23 +1,24 @@
-"""Discovery: the Organization's ACTIVE accounts with their OU path and every scope's tags.
+"""Discovery: the Organization's accounts that are ACTIVE (or in a state ikr does not know, for their
+row to say so) with their OU path and every scope's tags.
 
-The tree is walked once from the root (OUs and accounts per parent, tags per node), so the cost is
-one call per node and page, never a ListParents per account, which throttles past a few hundred
-accounts. The tags of each page's accounts are read on a few threads. A caller in no Organization
-gets its own account alone: the original tool's mode.
+The tree is walked from the root (`central.aws.org_walk`: OUs and accounts per parent, tags per OU),
+never a ListParents per account, which throttles past a few hundred accounts. `discover` reads every
+account's own tags too (a few at a time), for the report and `ikr explain`, which judge every account;
+a run reads them where the account is worked instead (`account_tags_from`), so the rotator's calls do
+not grow one per account. A caller in no Organization gets its own account alone: the original
+tool's mode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING
 
 from central.aws import clients
-from central.aws.errors import aws_call, translate
+from central.aws.org_walk import WalkCursor, WalkPage, resource_tags, start, walk
 from central.concurrency import ordered_map
-from central.domain.model import Account, OrgUnit, Tag
+from central.domain.model import Account, Tag
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -42,42 +43,33 @@ def discover_from(central: Session, caller_account_id: str) -> Discovery:
 
 
 def discover(org: OrganizationsClient, caller_account_id: str) -> Discovery:
-    """Failures come out as `AwsError`s (central.aws.errors) naming the call and the node."""
-    try:
-        roots = org.list_roots()["Roots"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "AWSOrganizationsNotInUseException":
-            return Discovery([Account(id=caller_account_id, name=caller_account_id)], standalone=True)
-        raise translate(exc, "organizations:ListRoots", "the Organization") from exc
+    """Every account with its own tags, sorted by id. Failures come out as `AwsError`s
+    (central.aws.errors) naming the call and the node."""
+    cursor = start(org)
+    if cursor is None:
+        return Discovery([standalone_account(caller_account_id)], standalone=True)
     accounts: list[Account] = []
-    for root in roots:
-        top = OrgUnit(id=root["Id"], name=root.get("Name", "Root"), tags=_tags(org, root["Id"]))
-        accounts.extend(_walk(org, (top,)))
+    for page in walk(org, cursor):
+        ids = [account.id for account in page.accounts]
+        tags = ordered_map(ids, lambda i: resource_tags(org, i), TAG_READERS, name="ikr-tags")
+        accounts.extend(a.model_copy(update={"tags": own}) for a, own in zip(page.accounts, tags, strict=True))
     return Discovery(sorted(accounts, key=lambda account: account.id), standalone=False)
 
 
-def _walk(org: OrganizationsClient, path: tuple[OrgUnit, ...]) -> Iterator[Account]:
-    parent = path[-1].id
-    for page in _pages(org, "ListAccountsForParent", parent, ParentId=parent):
-        active = [account for account in page["Accounts"] if account.get("Status", "ACTIVE") == "ACTIVE"]
-        tags = ordered_map([account["Id"] for account in active], lambda i: _tags(org, i), TAG_READERS, name="ikr-tags")
-        for account, account_tags in zip(active, tags, strict=True):
-            yield Account(id=account["Id"], name=account.get("Name", account["Id"]), tags=account_tags, path=path)
-    for units in _pages(org, "ListOrganizationalUnitsForParent", parent, ParentId=parent):
-        for unit in units["OrganizationalUnits"]:
-            child = OrgUnit(id=unit["Id"], name=unit.get("Name", unit["Id"]), tags=_tags(org, unit["Id"]))
-            yield from _walk(org, (*path, child))
+def standalone_account(caller_account_id: str) -> Account:
+    return Account(id=caller_account_id, name=caller_account_id)
 
 
-def _tags(org: OrganizationsClient, resource_id: str) -> tuple[Tag, ...]:
-    found: list[Tag] = []
-    for page in _pages(org, "ListTagsForResource", resource_id, ResourceId=resource_id):
-        found.extend(Tag(key=tag["Key"], value=tag["Value"]) for tag in page["Tags"])
-    return tuple(found)
+def start_walk(central: Session) -> WalkCursor | None:
+    """A walk of the Organization from its roots (their tags read); None when the caller is in none."""
+    return start(clients.organizations(central))
 
 
-def _pages(org: OrganizationsClient, operation: str, node: str, **params: str) -> Iterator[Any]:
-    """The pages of a listing about one node (root, OU or account), its failures as `AwsError`s."""
-    snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in operation).lstrip("_")
-    with aws_call(f"organizations:{operation}", f"node {node}"):
-        yield from org.get_paginator(snake).paginate(**params)  # type: ignore[call-overload]
+def walk_from(central: Session, cursor: WalkCursor) -> Iterator[WalkPage]:
+    """The pages of accounts from `cursor` on (their own tags not read), each with the cursor after it."""
+    return walk(clients.organizations(central), cursor)
+
+
+def account_tags_from(central: Session, account_id: str) -> tuple[Tag, ...]:
+    """One account's own tags (one ListTagsForResource, more only past 100 tags)."""
+    return resource_tags(clients.organizations(central), account_id)

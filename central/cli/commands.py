@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from central.cli.progress import Progress
+from central.cli.run_printer import RunPrinter
 from central.domain.errors import UsageError
-from central.domain.summary import run_lines
 from central.report.collect import collect_report, read_user
 from central.report.explain import explain, explain_lines
 from central.report.render_html import render_html
@@ -86,10 +86,10 @@ def report_command(args: argparse.Namespace) -> int:
 def plan_command(args: argparse.Namespace) -> int:
     """`ikr rotate --dry-run`, by another name: the same run, deciding only."""
     services = build_services(load_settings(), purpose="plan", now=args.now, changes_keys=False)
+    printer = RunPrinter()
     with Progress("plan") as progress:
-        result = run_rotation(services, dry_run=True, only=args.account, progress=progress.for_rotation())
-    for line in run_lines(result):
-        print(line)
+        result = run_rotation(services, dry_run=True, only=args.account, progress=progress.for_rotation(), sink=printer)
+    printer.write_to(sys.stdout, result)
     return result.exit_code
 
 

@@ -24,10 +24,10 @@ from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
 from central.cli.progress import Progress
+from central.cli.run_printer import RunPrinter
 from central.deploy import command as deploying
 from central.domain import bounds, crypto
 from central.domain.errors import IkrError, SettingsError, UsageError
-from central.domain.summary import run_lines
 from central.notify.run_notices import notify_failures, tell_the_run
 from central.rotation.run import run_rotation
 from central.settings import AccessSettings, Settings, load_settings
@@ -195,6 +195,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     # A turned clock is refused here (exit 2) unless dry, emulated or allowed: see central.clock.
     services = build_services(load_settings(), purpose="rotate", now=args.now, changes_keys=not args.dry_run)
+    printer = RunPrinter()  # each account's lines spooled as its turn comes; the run keeps folded rows
     with Progress("rotate") as progress:  # stderr: a live line at a terminal, else a line per account
         result = run_rotation(
             services,
@@ -202,9 +203,9 @@ def _rotate(args: argparse.Namespace) -> int:
             only=args.account,
             progress=progress.for_rotation(),
             concurrency=args.concurrency,
+            sink=printer,
         )
-    for line in run_lines(result):
-        print(line)
+    printer.write_to(sys.stdout, result)
     notify_failures(services.admin, result)  # one notice for a run with failures; none for a dry run
     tell_the_run(services.notifier, result)  # the webhook, when set, gets every run's summary
     return result.exit_code

@@ -68,6 +68,8 @@ class Account(Frozen):
     name: str
     tags: tuple[Tag, ...] = ()
     path: tuple[OrgUnit, ...] = ()  # root first, the account's own parent last
+    # Its Organizations `State` (central.domain.account_state): ACTIVE, or a state ikr does not know.
+    state: str = "ACTIVE"
 
     @property
     def ou_path(self) -> str:

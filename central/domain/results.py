@@ -50,13 +50,26 @@ class AccountResult(BaseModel):
     status: AccountStatus
     detail: str = ""
     users: list[UserResult] = Field(default_factory=list)
+    # Users folded away (`folded`), counted by outcome: a run that has printed an account keeps only its
+    # failed users' rows. Never in the JSON: only the CLI's run folds, and it prints every row first.
+    folded_counts: dict[Outcome, int] = Field(default_factory=dict, exclude=True)
 
     @property
     def failed(self) -> bool:
         return self.status is AccountStatus.FAILED or any(user.failed for user in self.users)
 
     def count(self, outcome: Outcome) -> int:
-        return sum(1 for user in self.users if user.outcome is outcome)
+        return sum(1 for user in self.users if user.outcome is outcome) + self.folded_counts.get(outcome, 0)
+
+    def folded(self) -> AccountResult:
+        """This row with only its failed users kept (the totals, notices and exit code need no more) and
+        the others counted: what a run over thousands of accounts keeps once an account is printed."""
+        kept = [user for user in self.users if user.failed]
+        counts = dict(self.folded_counts)
+        for user in self.users:
+            if not user.failed:
+                counts[user.outcome] = counts.get(user.outcome, 0) + 1
+        return self.model_copy(update={"users": kept, "folded_counts": counts})
 
 
 class RunResult(BaseModel):

@@ -18,13 +18,18 @@ _COUNTED = (
 
 
 def run_lines(result: RunResult) -> list[str]:
-    mode = "dry run (nothing changed)" if result.dry_run else f"swept {result.swept} overdue expiry item(s)"
-    scope = "standalone account (no Organization)" if result.standalone else "Organization"
-    lines = [f"ikr rotate at {result.now:%Y-%m-%d %H:%M} UTC, run {result.run_id}, {scope}, {mode}"]
+    lines = [head_line(result)]
     for account in result.accounts:
         lines.extend(account_lines(account))
     lines.append(totals(result))
     return lines
+
+
+def head_line(result: RunResult) -> str:
+    """The run's first line: when, which run, where, and what the sweep did (or that nothing changes)."""
+    mode = "dry run (nothing changed)" if result.dry_run else f"swept {result.swept} overdue expiry item(s)"
+    scope = "standalone account (no Organization)" if result.standalone else "Organization"
+    return f"ikr rotate at {result.now:%Y-%m-%d %H:%M} UTC, run {result.run_id}, {scope}, {mode}"
 
 
 def account_lines(account: AccountResult) -> list[str]:

@@ -22,6 +22,7 @@ from central.aws.errors import AwsError, aws_call
 from central.aws.expiry_item import ExpiryItem
 from central.aws.iam_read import IamReader
 from central.collaborators import Services
+from central.domain import account_state
 from central.domain.errors import AccountError, IkrError, UsageError
 from central.domain.model import IamUser
 from central.domain.scope import AccountScope
@@ -100,7 +101,12 @@ def read_account(services: Services, scope: AccountScope, now: datetime, reading
 def report_account(
     services: Services, scope: AccountScope, now: datetime, reading: Reading = Reading()
 ) -> tuple[AccountRow, list[ReportRow]]:
-    """One account's state and rows; any failure to read it becomes its `unreachable` row."""
+    """One account's state and rows; any failure to read it becomes its `unreachable` row, and so does an
+    Organizations state ikr does not know (never taken for ACTIVE)."""
+    if account_state.unknown(scope.account.state):
+        detail = account_state.unknown_detail(scope.account.state)
+        rows = [not_worked_row(scope, AccountState.UNREACHABLE, detail)]
+        return account_summary(scope, AccountState.UNREACHABLE, detail, rows), rows
     if scope.blocked:
         detail = "; ".join(str(problem) for problem in scope.problems)
         rows = [not_worked_row(scope, AccountState.BAD_TAGS, detail)]
@@ -171,7 +177,7 @@ def read_user(services: Services, account_id: str, user_name: str, reading: Read
     scopes, standalone = account_scopes(services)
     scope = find_scope(scopes, account_id)
     deactivate = services.settings.DEACTIVATE_BEFORE_DELETE_DAYS
-    if scope.blocked or not scope.enabled:
+    if scope.blocked or not scope.enabled or account_state.unknown(scope.account.state):
         return UserFacts(scope, standalone, None, None, [], [], deactivate)
     iam = IamReader(services.broker.session_for(account_id), account_id)
     found = [user for user in iam.users() if user.name == user_name]

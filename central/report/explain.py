@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from central.domain import account_state
 from central.domain import tags as t
 from central.domain.model import Tag
 from central.domain.scope import Days, ScopeTags, chain
@@ -73,7 +74,9 @@ def _opt_in(facts: UserFacts, levels: list[ScopeTags]) -> Step:
             mark = f"  {USED}" if in_force else ""
             step.lines.append(f"{held.level}: {'no tag' if value is None else repr(value)}{mark}")
     step.lines.extend(f"problem: {problem}" for problem in scope.problems)
-    if scope.blocked:
+    if account_state.unknown(scope.account.state):
+        step.lines.append(f"=> {account_state.unknown_detail(scope.account.state)}")
+    elif scope.blocked:
         step.lines.append("=> not worked: an IKR tag of the account or an OU above it is invalid (fix it first)")
     elif scope.enabled:
         step.lines.append(f"=> opted in ({opt_in})")

@@ -1,7 +1,10 @@
-"""The account queue: one SQS message per opted-in account, from the rotator to the account worker.
+"""The account queue: one SQS message per account, from the rotator to the account worker.
 
 A message holds all the worker needs to rotate the account without a discovery of its own: the
-account with its inherited policy and where each part came from, the run's instant and id, and the
+account with its OU path, and either its inherited policy and where each part came from (version 2)
+or the OUs' and root's IKR: tags for the worker to resolve it with the account's own tags, which it
+reads itself (version 3: the rotator's Organizations calls stay one per page, not one per account),
+the run's instant and id, and the
 old keys the run's sweep just removed there (their destructor may not have run yet: those users
 show pending, not two keys). `part` counts the passes over one account: a worker that runs low on
 time queues the account again as the next part.
@@ -54,13 +57,17 @@ class SweptKey(_Message):
 
 
 class AccountMessage(_Message):
-    version: Literal[1, 2] = 2  # 1: sources as text, upgraded on reading (`_from_version_1`)
+    # 1: sources as text, upgraded on reading (`_from_version_1`); 2: the policy resolved by the
+    # rotator; 3: the policy left to the worker, which reads the account's own tags (`needs_scope`).
+    version: Literal[1, 2, 3] = 2
     run_id: str = Field(min_length=1, max_length=64)
     now: AwareDatetime
-    account: Account  # id, name and OU path; tags left out: the policy below is already resolved
-    opt_in: OptIn
-    rotate_after: Days
-    delete_after: Days
+    # Id, name, state and OU path. Version 2: no tags (the policy below is resolved); version 3: the
+    # OUs' and root's IKR: tags, which the worker's resolution reads with the account's own.
+    account: Account
+    opt_in: OptIn | None = None  # set exactly in versions 1 and 2
+    rotate_after: Days | None = None
+    delete_after: Days | None = None
     swept: tuple[SweptKey, ...] = ()
     part: int = Field(1, ge=1)
 
@@ -70,6 +77,39 @@ class AccountMessage(_Message):
         if isinstance(data, dict) and data.get("version") == 1:
             return upgrade_version_1(data)
         return data
+
+    @model_validator(mode="after")
+    def _policy_by_version(self) -> AccountMessage:
+        resolved = [value is not None for value in (self.opt_in, self.rotate_after, self.delete_after)]
+        if self.version == 3 and any(resolved):
+            raise ValueError("a version 3 message leaves the policy to the worker: no opt_in or days")
+        if self.version != 3 and not all(resolved):
+            raise ValueError(f"a version {self.version} message needs opt_in, rotate_after and delete_after")
+        return self
+
+    @property
+    def needs_scope(self) -> bool:
+        """The worker reads the account's own tags and resolves its policy first (version 3)."""
+        return self.version == 3
+
+    @classmethod
+    def for_account(
+        cls, account: Account, run_id: str, now: datetime, being_deleted: Sequence[ExpiryItem] = ()
+    ) -> AccountMessage:
+        """A message whose policy the worker resolves: the account as the walk found it (its own tags
+        not read), with its OUs' tags."""
+        return cls(
+            version=3,
+            run_id=run_id,
+            now=now,
+            account=account.model_copy(update={"tags": ()}),
+            swept=_swept(being_deleted),
+        )
+
+    def resolved(self, scope: AccountScope) -> AccountMessage:
+        """This message with the account's policy resolved (version 2), as a later part carries it."""
+        work = AccountWork(scope=scope, now=self.now, run_id=self.run_id)
+        return AccountMessage.for_work(work).model_copy(update={"swept": self.swept, "part": self.part})
 
     @field_validator("now")
     @classmethod
@@ -88,19 +128,12 @@ class AccountMessage(_Message):
             opt_in=work.scope.opt_in,
             rotate_after=work.scope.rotate_after,
             delete_after=work.scope.delete_after,
-            swept=tuple(
-                SweptKey(
-                    user_name=item.user_name,
-                    old_key_id=item.old_key_id,
-                    started_at=item.started_at,
-                    expires_at=item.expires_at,
-                    new_key_id=item.new_key_id,
-                )
-                for item in work.being_deleted
-            ),
+            swept=_swept(work.being_deleted),
         )
 
     def work(self) -> AccountWork:
+        if self.opt_in is None or self.rotate_after is None or self.delete_after is None:
+            raise ValueError(f"account {self.account.id}: the message's policy is not resolved yet")
         scope = AccountScope(
             account=self.account,
             opt_in=self.opt_in,  # managed: only opted-in accounts with sound tags are queued
@@ -117,6 +150,19 @@ class AccountMessage(_Message):
 
     def body(self) -> str:
         return self.model_dump_json()
+
+
+def _swept(items: Sequence[ExpiryItem]) -> tuple[SweptKey, ...]:
+    return tuple(
+        SweptKey(
+            user_name=item.user_name,
+            old_key_id=item.old_key_id,
+            started_at=item.started_at,
+            expires_at=item.expires_at,
+            new_key_id=item.new_key_id,
+        )
+        for item in items
+    )
 
 
 def upgrade_version_1(data: dict[str, Any]) -> dict[str, Any]:

@@ -25,12 +25,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from central.aws.errors import AwsError
 from central.collaborators import Services
 from central.domain.model import json_kind
 from central.domain.results import AccountResult, AccountStatus
 from central.notify.run_notices import USER_METRICS
 from central.rotation.account_queue import AccountMessage, AccountQueue
-from central.rotation.run import run_account
+from central.rotation.run import failed_run, run_account, scope_of, state_row
 
 logger = Logger(service="ikr")
 
@@ -111,6 +112,19 @@ def work_on(
     if not keep_going():
         _queue_rest(message, queue, message_id, counts)  # nothing started: the whole account is the rest
         return
+    if message.needs_scope:
+        try:
+            scoped = _scoped(message, services, counts)
+        except TagsNotRead as exc:
+            # Organizations' limits are shared by the whole Organization: a read throttled past every
+            # retry goes to the back of the queue as the account's next part (bounded by MAX_PARTS),
+            # not back to SQS as a failed receive, which would count towards the dead-letter queue.
+            logger.warning("account's own tags not read; the account goes back to the queue", reason=str(exc))
+            _queue_rest(message, queue, message_id, counts)
+            return
+        if scoped is None:
+            return
+        message = scoped
     # The clock is read again: a message redriven or worked days late decides and schedules for now,
     # never for the instant it was sent (which would put deletions in the past).
     done = run_account(services, dataclasses.replace(message.work(), now=services.clock()), keep_going)
@@ -119,6 +133,29 @@ def work_on(
         _queue_rest(message, queue, message_id, counts)
     elif done.result.status is AccountStatus.FAILED and done.passing:
         raise RetryLater(done.result.detail)
+
+
+class TagsNotRead(Exception):
+    """The account's own tags could not be read for a reason a later attempt may not meet (throttled
+    past every retry, Organizations unreachable)."""
+
+
+def _scoped(message: AccountMessage, services: Services, counts: Counter[str]) -> AccountMessage | None:
+    """The message with the account's policy resolved from its own tags (read here, one Organizations
+    call) and its OUs' tags (in the message); None when the account is not worked (a state ikr does not
+    know, or its tags could not be read for good, e.g. access denied: its row is logged and counted).
+    Raises TagsNotRead when the read failed in a way a later attempt may not meet."""
+    account = message.account
+    row = state_row(account)
+    if row is None:
+        try:
+            return message.resolved(scope_of(services, account, standalone=False))
+        except AwsError as exc:
+            if exc.retryable:
+                raise TagsNotRead(f"account {account.id}: {exc.reason}") from exc
+            row = failed_run(account, exc).result
+    _count(row, counts)
+    return None
 
 
 def _queue_rest(message: AccountMessage, queue: AccountQueue | None, message_id: str, counts: Counter[str]) -> None:
@@ -134,6 +171,11 @@ def _queue_rest(message: AccountMessage, queue: AccountQueue | None, message_id:
 
 
 def _count(row: AccountResult, counts: Counter[str]) -> None:
+    if row.status is AccountStatus.NOT_OPTED_IN:
+        # Decided here since the account's own tags are read here (message version 3): not worked.
+        logger.info("account not opted in", account_id=row.account_id, reason=row.detail)
+        counts["AccountsNotOptedIn"] += 1
+        return
     counts["AccountsWorked"] += 1
     counts["AccountsFailed"] += int(row.failed)
     for outcome, name in USER_METRICS.items():

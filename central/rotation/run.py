@@ -5,8 +5,11 @@ the account is done); the run's rows stay in discovery order whatever order they
 account's failure (no role, access denied, throttled past every retry) becomes that account's row
 and a log line with its id; the run goes on with the others.
 
-`prepare_run` (discovery + sweep) and `run_account` (one account) are shared with the fan-out on AWS,
-where the rotator queues one message per account and the account worker Lambda runs each.
+Discovery is the walk of the Organization's tree (`run_accounts`); an account's own tags are read on
+its own thread, where it is worked (`scope_of`: one Organizations call per account, made by the
+account's work rather than before any work starts). `scope_of`, `state_row`, `gate` and `run_account`
+(one account) are shared with the fan-out on AWS (`central.rotation.fanout`), where the rotator queues
+one message per account and the account worker Lambda reads its tags and runs it.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsError
 from central.aws.expiry_item import ExpiryItem
 from central.aws.member import MemberAccount
-from central.aws.organizations import discover_from
+from central.aws.organizations import account_tags_from, discover_from, standalone_account, start_walk, walk_from
 from central.collaborators import Services
-from central.concurrency import ordered_map
+from central.concurrency import ordered_stream
+from central.domain import account_state
 from central.domain.errors import AccountAccessError, IkrError, UsageError
+from central.domain.model import Account
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
 from central.rotation.account import RotationContext, new_run_id, rotate_account_part
@@ -41,12 +47,35 @@ def account_scopes(services: Services) -> tuple[list[AccountScope], bool]:
     return scopes, found.standalone
 
 
+def run_accounts(services: Services) -> tuple[list[Account], bool]:
+    """Every account a run looks at, sorted by id, with its OU path and the OUs' tags but without its
+    own tags: those are read where the account is worked (`scope_of`), so a run's Organizations
+    calls do not grow one per account before any work starts."""
+    # The caller's identity is read once, here, before the accounts' threads need it (session_for).
+    caller = services.broker.central_account_id
+    cursor = start_walk(services.central)
+    if cursor is None:
+        return [standalone_account(caller)], True
+    accounts = [account for page in walk_from(services.central, cursor) for account in page.accounts]
+    return sorted(accounts, key=lambda account: account.id), False
+
+
+def scope_of(services: Services, account: Account, standalone: bool) -> AccountScope:
+    """The account's inherited policy, its own tags read first (none to read for a standalone account).
+    A failure to read them is an `AwsError` naming the account."""
+    settings = services.settings
+    own = () if standalone else account_tags_from(services.central, account.id)
+    tagged = account.model_copy(update={"tags": own})
+    return resolve(tagged, settings.ROTATE_AFTER_DAYS, settings.DELETE_AFTER_DAYS, standalone)
+
+
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run after discovery and the sweep: its id and time, the accounts, what the sweep removed."""
+    """A run after discovery and the sweep: its id and time, the accounts (own tags not read yet),
+    what the sweep removed."""
 
     result: RunResult  # no account rows yet
-    scopes: list[AccountScope]
+    accounts: list[Account]
     swept: list[ExpiryItem]
 
     def being_deleted(self, account_id: str) -> tuple[ExpiryItem, ...]:
@@ -57,17 +86,26 @@ def prepare_run(services: Services, dry_run: bool = False, only: Sequence[str] =
     services.table.check()
     now = services.clock()
     result = RunResult(run_id=new_run_id(), now=now, dry_run=dry_run)
-    scopes, result.standalone = account_scopes(services)
+    accounts, result.standalone = run_accounts(services)
     if only:
-        known = {scope.account.id for scope in scopes}
+        known = {account.id for account in accounts}
         missing = sorted(set(only) - known)
         if missing:
             raise UsageError(f"--account {', '.join(missing)}: not an ACTIVE account of this Organization")
-        scopes = [scope for scope in scopes if scope.account.id in only]
+        accounts = [account for account in accounts if account.id in only]
     swept = [] if dry_run else services.table.sweep(now)
     result.swept = len(swept)
-    logger.info("run started", run_id=result.run_id, now=now.isoformat(), accounts=len(scopes), dry_run=dry_run)
-    return PreparedRun(result, scopes, swept)
+    logger.info("run started", run_id=result.run_id, now=now.isoformat(), accounts=len(accounts), dry_run=dry_run)
+    return PreparedRun(result, accounts, swept)
+
+
+class RunSink(Protocol):
+    """Who takes a run's rows as they come, in the run's order (the CLI prints them): `start` once the
+    run is prepared, `row` per account; what `row` returns is what the run keeps of that account."""
+
+    def start(self, run: RunResult) -> None: ...
+
+    def row(self, account: AccountResult) -> AccountResult: ...
 
 
 def run_rotation(
@@ -77,18 +115,31 @@ def run_rotation(
     *,
     progress: Callable[[AccountResult], None] | None = None,
     concurrency: int | None = None,
+    sink: RunSink | None = None,
 ) -> RunResult:
     """One run over every account. `progress` gets each account's row as it finishes (from the
-    calling thread); `concurrency` accounts are worked at once (default IKR_CONCURRENCY)."""
+    calling thread); `concurrency` accounts are worked at once (default IKR_CONCURRENCY), at most
+    four per worker started ahead of the first unfinished one; `sink` takes the rows in order and
+    says what of each is kept (everything without one)."""
     prepared = prepare_run(services, dry_run, only)
     run = prepared.result
+    if sink is not None:
+        sink.start(run)
 
-    def one(scope: AccountScope) -> AccountResult:
-        work = AccountWork(scope, run.now, run.run_id, run.dry_run, prepared.being_deleted(scope.account.id))
+    def one(account: Account) -> AccountResult:
+        row = state_row(account)
+        if row is not None:
+            return row
+        try:
+            scope = scope_of(services, account, run.standalone)
+        except IkrError as exc:
+            return failed_run(account, exc).result
+        work = AccountWork(scope, run.now, run.run_id, run.dry_run, prepared.being_deleted(account.id))
         return run_account(services, work).result
 
     workers = concurrency if concurrency is not None else services.settings.IKR_CONCURRENCY
-    run.accounts = ordered_map(prepared.scopes, one, workers, progress, name="ikr-account")
+    rows = ordered_stream(prepared.accounts, one, workers, progress, name="ikr-account")
+    run.accounts = [row if sink is None else sink.row(row) for row in rows]
     return run
 
 
@@ -114,9 +165,28 @@ def _always() -> bool:
     return True
 
 
+def state_row(account: Account) -> AccountResult | None:
+    """The row of an account in an Organizations state ikr does not know (never taken for ACTIVE), else None."""
+    if not account_state.unknown(account.state):
+        return None
+    detail = account_state.unknown_detail(account.state)
+    logger.error("account in an unknown state; not worked", account_id=account.id, state=account.state)
+    return AccountResult(
+        account_id=account.id,
+        account_name=account.name,
+        ou_path=account.ou_path,
+        status=AccountStatus.FAILED,
+        detail=detail,
+    )
+
+
 def gate(scope: AccountScope) -> AccountResult | None:
-    """The row of an account ikr does not work (not opted in, or a bad tag on its scopes), else None."""
+    """The row of an account ikr does not work (not opted in, a bad tag on its scopes, a state ikr does
+    not know), else None."""
     account = scope.account
+    unknown_state = state_row(account)
+    if unknown_state is not None:
+        return unknown_state
     row = AccountResult(
         account_id=account.id,
         account_name=account.name,
@@ -160,18 +230,23 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         )
         return AccountRun(part.result, left=part.left)
     except IkrError as exc:
-        reason = f"account {account.id}: {exc.reason}" if isinstance(exc, AwsError) else str(exc)
-        logger.error("account failed", account_id=account.id, reason=reason)
-        row = AccountResult(
-            account_id=account.id,
-            account_name=account.name,
-            ou_path=account.ou_path,
-            status=AccountStatus.FAILED,
-            detail=reason,
-        )
-        return AccountRun(row, passing=_passing(exc))
+        return failed_run(account, exc)
     finally:
         services.broker.release(account.id)
+
+
+def failed_run(account: Account, exc: IkrError) -> AccountRun:
+    """The account's row when it could not be worked: its id and AWS's own words, logged once."""
+    reason = f"account {account.id}: {exc.reason}" if isinstance(exc, AwsError) else str(exc)
+    logger.error("account failed", account_id=account.id, reason=reason)
+    row = AccountResult(
+        account_id=account.id,
+        account_name=account.name,
+        ou_path=account.ou_path,
+        status=AccountStatus.FAILED,
+        detail=reason,
+    )
+    return AccountRun(row, passing=_passing(exc))
 
 
 def _passing(exc: IkrError) -> bool:

@@ -12,10 +12,10 @@ fresh (made within 4 hours: GenerateCredentialReport answers COMPLETE), and the 
 nothing: the steady state of a daily run.
 
 Served: STS AssumeRole, GetCallerIdentity; Organizations ListRoots, ListOrganizationalUnitsForParent,
-ListAccountsForParent (20 a page, as AWS), ListTagsForResource; IAM GetAccountAuthorizationDetails
-(MaxItems honoured), GenerateCredentialReport, GetCredentialReport, ListAccessKeys, ListUsers (100
-a page by default, as AWS), ListUserTags; DynamoDB DescribeTable, Query, Scan. Anything else is
-answered with an error, so nothing ever leaves the machine.
+ListAccountsForParent (20 a page, as AWS, accounts with `State`), ListTagsForResource; IAM
+GetAccountAuthorizationDetails (MaxItems honoured), GenerateCredentialReport, GetCredentialReport,
+ListAccessKeys, ListUsers (100 a page by default, as AWS), ListUserTags; DynamoDB DescribeTable, Query,
+Scan. Anything else is answered with an error, so nothing ever leaves the machine.
 """
 
 from __future__ import annotations
@@ -184,26 +184,40 @@ class StandIn:
         units = [{"Id": OU, "Arn": f"arn:aws:organizations::{CENTRAL}:ou/o-standin/{OU}", "Name": "Workloads"}]
         return self._json({"OrganizationalUnits": units if params["ParentId"] == ROOT else []})
 
+    def _account_ids(self, parent: str) -> list[str]:
+        return [CENTRAL] if parent == ROOT else self.members
+
     def _accounts(self, _account: str, params: dict[str, Any]) -> tuple[int, str, bytes]:
-        ids = [CENTRAL] if params["ParentId"] == ROOT else self.members
+        # As AWS lists accounts since 2026-09-09: `State`, no `Status`.
+        ids = self._account_ids(params["ParentId"])
+        return self._json(
+            self._paged(
+                "Accounts",
+                [
+                    {
+                        "Id": account_id,
+                        "Arn": f"arn:aws:organizations::{CENTRAL}:account/o-standin/{account_id}",
+                        "Email": f"{account_id}@example.org",
+                        "Name": "master" if account_id == CENTRAL else f"member-{account_id}",
+                        "State": "ACTIVE",
+                        "JoinedMethod": "CREATED",
+                        "JoinedTimestamp": 1_600_000_000.0,
+                    }
+                    for account_id in ids
+                ],
+                params,
+            )
+        )
+
+    @staticmethod
+    def _paged(key: str, items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """One page of an Organizations listing (20 at most, as AWS), its NextToken the next index."""
         start = int(params.get("NextToken") or 0)
         size = min(int(params.get("MaxResults") or ORG_PAGE), ORG_PAGE)
-        page = [
-            {
-                "Id": account_id,
-                "Arn": f"arn:aws:organizations::{CENTRAL}:account/o-standin/{account_id}",
-                "Email": f"{account_id}@example.org",
-                "Name": "master" if account_id == CENTRAL else f"member-{account_id}",
-                "Status": "ACTIVE",
-                "JoinedMethod": "CREATED",
-                "JoinedTimestamp": 1_600_000_000.0,
-            }
-            for account_id in ids[start : start + size]
-        ]
-        answer: dict[str, Any] = {"Accounts": page}
-        if start + size < len(ids):
+        answer: dict[str, Any] = {key: items[start : start + size]}
+        if start + size < len(items):
             answer["NextToken"] = str(start + size)
-        return self._json(answer)
+        return answer
 
     def _org_tags(self, _account: str, params: dict[str, Any]) -> tuple[int, str, bytes]:
         tags = [{"Key": "IKR:ENABLED", "Value": "true"}] if params["ResourceId"] == OU else []

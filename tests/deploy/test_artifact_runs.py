@@ -56,6 +56,7 @@ calls = {
     "s3": aws.s3(session).create_bucket(Bucket="ikr-probe")["ResponseMetadata"]["HTTPStatusCode"],
     "sqs": aws.sqs(session).create_queue(QueueName="ikr-probe")["QueueUrl"].rsplit("/", 1)[-1],
     "secretsmanager": aws.secretsmanager(session).create_secret(Name="ikr/probe", SecretString="x")["Name"],
+    "lambda": len(aws.lambda_(session).list_functions()["Functions"]),
 }
 elsewhere = sorted(
     name for name, module in list(sys.modules.items())
@@ -130,6 +131,7 @@ def test_every_handler_and_client_works_from_the_artifact_alone(
         "s3",
         "sqs",
         "secretsmanager",
+        "lambda",
     }
     assert result["calls"]["sqs"] == "ikr-probe"
     assert result["elsewhere"] == []  # nothing came from outside the artifact and the standard library

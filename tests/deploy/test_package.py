@@ -21,7 +21,19 @@ from central.domain.errors import UsageError
 
 HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SERVICES = frozenset(
-    {"iam", "sts", "organizations", "ssm", "dynamodb", "dynamodbstreams", "ses", "s3", "sqs", "secretsmanager"}
+    {
+        "iam",
+        "sts",
+        "organizations",
+        "ssm",
+        "dynamodb",
+        "dynamodbstreams",
+        "ses",
+        "s3",
+        "sqs",
+        "secretsmanager",
+        "lambda",
+    }
 )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from central.aws.expiry_table import ExpiryTable
 from central.aws.stream_pump import LocalLambdaContext
+from central.domain.scope import Days, resolve
 from central.domain.sources import OptInReason, Source
 from central.rotation.account_queue import AccountMessage
 from handlers import account_worker, rotator
@@ -148,23 +149,27 @@ def test_the_rotator_queues_each_opted_in_account_and_the_worker_retries_only_wh
     # WHEN the schedule fires
     queued = rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
 
-    # THEN one message per opted-in account is queued; the others keep their rows
-    assert queued["queued"] == 3
-    assert {(row["account_name"], row["status"]) for row in queued["accounts"]} == {
-        ("master", "not-opted-in"),
-        ("sandbox", "not-opted-in"),
-    }
+    # THEN one message per ACTIVE account is queued, its own tags unread: the worker reads them and
+    # decides the opt-in (docs/ARCHITECTURE.md, "Organizations of 10,000 accounts")
+    assert queued["queued"] == 5
+    assert queued["accounts"] == []
+    assert queued["finished"] is True
     (emf,) = _emf(capsys.readouterr().out)
-    assert (emf["AccountsQueued"], emf["AccountsScanned"]) == ([3.0], [5.0])
-    messages = fanout.receive(3)
+    assert (emf["AccountsQueued"], emf["AccountsScanned"]) == ([5.0], [5.0])
+    messages = fanout.receive(5)
     by_account = {AccountMessage.model_validate_json(m["Body"]).account.id: m for m in messages}
-    assert set(by_account) == {ids["prod"], ids["dev"], ids["ops"]}
+    assert len(by_account) == 5
+    assert {ids["prod"], ids["dev"], ids["ops"], ids["sandbox"]} < set(by_account)  # and the management account
     prod = AccountMessage.model_validate_json(by_account[ids["prod"]]["Body"])
     assert (prod.run_id, prod.now.isoformat(), prod.part) == (queued["run_id"], queued["now"].replace("Z", "+00:00"), 1)
     assert prod.account.ou_path == "Root/Workloads"
-    assert prod.rotate_after.source == Source.setting("ROTATE_AFTER_DAYS")
-    assert prod.opt_in.managed
-    assert prod.opt_in.reason is OptInReason.TAG
+    assert prod.needs_scope
+    assert prod.account.tags == ()
+    workloads = prod.account.path[-1]
+    assert [(tag.key, tag.value) for tag in workloads.tags] == [("IKR:ENABLED", "true")]
+    assert prod.resolved(resolve(prod.account, 85, 5)).rotate_after == Days(
+        days=85, source=Source.setting("ROTATE_AFTER_DAYS")
+    )
 
     # WHEN the worker gets the batch while dev's AssumeRole is throttled past every retry
     faults = Faults(monkeypatch)
@@ -180,6 +185,7 @@ def test_the_rotator_queues_each_opted_in_account_and_the_worker_retries_only_wh
     assert (fanout.keys("ops", "olga"), fanout.keys("dev", "dave")) == (2, 1)
     (emf,) = _emf(capsys.readouterr().out)
     assert (emf["UsersRotated"], emf["AccountsWorked"], emf["AccountsFailed"]) == ([3.0], [3.0], [1.0])
+    assert emf["AccountsNotOptedIn"] == [2.0]  # master and sandbox: decided by the worker from their tags
 
     # WHEN SQS delivers dev's message again
     fanout.settle(messages, response)
@@ -196,14 +202,20 @@ def test_the_rotator_queues_each_opted_in_account_and_the_worker_retries_only_wh
     assert sum(point["DeliveryAttempts"] for point in sent) == 4  # alice, ann, olga, dave
 
 
+def _prod_message_alone(fanout: Fanout) -> dict[str, Any]:
+    """A scheduled run's message for prod, the others settled (not the test's)."""
+    prod_id = fanout.world.account_ids["prod"]
+    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
+    messages = fanout.receive(5)
+    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == prod_id)
+    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})
+    return prod
+
+
 def test_a_malformed_message_is_dropped_and_a_worker_low_on_time_queues_the_rest_of_the_account(
     fanout: Fanout, caplog: pytest.LogCaptureFixture
 ):
-    ids = fanout.world.account_ids
-    rotator.handler(SCHEDULE, LocalLambdaContext(function_name="ikr-rotator"))
-    messages = fanout.receive(3)
-    prod = next(m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == ids["prod"])
-    fanout.settle([m for m in messages if m is not prod], {"batchItemFailures": []})  # others: not this test's
+    prod = _prod_message_alone(fanout)
     fanout.sqs.send_message(QueueUrl=fanout.url, MessageBody='{"account": "not an account message"}')
     (bad,) = fanout.receive(1)
 
@@ -221,8 +233,11 @@ def test_a_malformed_message_is_dropped_and_a_worker_low_on_time_queues_the_rest
     fanout.settle([prod, bad], response)
     (rest,) = fanout.receive(1)
     first, second = (AccountMessage.model_validate_json(m["Body"]) for m in (prod, rest))
-    assert second == first.next_part()
-    assert second.part == 2
+    # the rest carries the policy the worker resolved from prod's tags: no second tag read
+    assert (second.version, second.part, second.run_id, second.account.id) == (2, 2, first.run_id, first.account.id)
+    assert second.opt_in is not None
+    assert second.opt_in.reason is OptInReason.TAG
+    assert second.rotate_after == Days(days=85, source=Source.setting("ROTATE_AFTER_DAYS"))
 
     # WHEN the next part is worked with time enough
     response = account_worker.handler(fanout.event([rest]), ScriptedContext(function_name="ikr-account-worker"))
@@ -232,3 +247,37 @@ def test_a_malformed_message_is_dropped_and_a_worker_low_on_time_queues_the_rest
     assert (fanout.keys("prod", "alice"), fanout.keys("prod", "ann"), fanout.keys("prod", "bob")) == (2, 2, 1)
     fanout.settle([rest], response)
     assert fanout.waiting() == 0
+
+
+def test_an_account_whose_tags_are_throttled_past_every_retry_goes_back_to_the_queue_not_to_sqs_retries(
+    fanout: Fanout, monkeypatch: pytest.MonkeyPatch
+):
+    ids = fanout.world.account_ids
+    prod = _prod_message_alone(fanout)
+
+    # WHEN the worker reads prod's own tags while Organizations throttles past every retry
+    faults = Faults(monkeypatch)
+    faults.refuse(
+        "ListTagsForResource",
+        code="TooManyRequestsException",
+        status=400,
+        when=lambda params: params.get("ResourceId") == ids["prod"],
+    )
+    response = account_worker.handler(fanout.event([prod]), ScriptedContext(function_name="ikr-account-worker"))
+    faults.clear()
+
+    # THEN the delivery succeeds (no receive counts towards the dead-letter queue) and prod is queued
+    # again, its policy still to be resolved, as its next part; nothing was rotated yet
+    assert response == {"batchItemFailures": []}
+    assert fanout.keys("prod", "alice") == 1
+    fanout.settle([prod], response)
+    (rest,) = fanout.receive(1)
+    again = AccountMessage.model_validate_json(rest["Body"])
+    assert (again.part, again.needs_scope, again.account.id) == (2, True, ids["prod"])
+
+    # WHEN the next part comes with Organizations answering again
+    response = account_worker.handler(fanout.event([rest]), ScriptedContext(function_name="ikr-account-worker"))
+
+    # THEN prod is rotated
+    assert response == {"batchItemFailures": []}
+    assert (fanout.keys("prod", "alice"), fanout.keys("prod", "ann")) == (2, 2)

@@ -18,6 +18,7 @@ from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.expiry_table import ExpiryTable
 from central.clock import fixed_clock
 from central.domain.results import AccountStatus, Outcome
+from central.rotation.account_queue import AccountMessage
 from central.rotation.run import run_rotation
 from handlers import account_worker, destructor, rotator
 from tests.integration.conftest import RecordingMailer, make_harness
@@ -270,8 +271,11 @@ def queued(central: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Queued:
     sqs = central.client("sqs")
     url = sqs.create_queue(QueueName="ikr-accounts")["QueueUrl"]
     monkeypatch.setenv("IKR_ACCOUNT_QUEUE_URL", url)
-    assert rotator.handler({"source": "aws.events"}, LocalLambdaContext(function_name="ikr-rotator"))["queued"] == 1
-    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    # Every ACTIVE account is queued (its own tags are the worker's to read): prod and the management account.
+    assert rotator.handler({"source": "aws.events"}, LocalLambdaContext(function_name="ikr-rotator"))["queued"] == 2
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    prod = world.account_ids["prod"]
+    (message,) = [m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == prod]
     good: dict[str, Any] = {"messageId": message["MessageId"], "body": message["Body"], "eventSource": "aws:sqs"}
     good |= {"receiptHandle": message["ReceiptHandle"], "attributes": {}, "awsRegion": "us-east-1"}
     return Queued(world, good)

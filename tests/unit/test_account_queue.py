@@ -109,6 +109,36 @@ def test_a_message_carries_the_account_its_policy_the_run_and_the_swept_keys_and
     assert message.next_part().part == 2
 
 
+def test_a_version_3_message_leaves_the_policy_to_the_worker_with_the_ous_tags_and_is_resolved_once():
+    original = work(swept=1)
+    account = original.scope.account.model_copy(
+        update={
+            "path": tuple(
+                unit.model_copy(update={"tags": (Tag(key="IKR:ENABLED", value="true"),)})
+                for unit in original.scope.account.path
+            )
+        }
+    )
+
+    message = AccountMessage.model_validate_json(
+        AccountMessage.for_account(account, "5fe77bfb99f5", NOW, original.being_deleted).body()
+    )
+
+    assert (message.version, message.needs_scope, message.opt_in, message.rotate_after) == (3, True, None, None)
+    assert message.account.tags == ()
+    assert [unit.tags for unit in message.account.path] == [unit.tags for unit in account.path]
+    with pytest.raises(ValueError, match="not resolved"):
+        message.work()
+    resolved = message.resolved(original.scope)
+    assert (resolved.version, resolved.needs_scope, resolved.swept) == (2, False, message.swept)
+    assert resolved.work().scope.opt_in == original.scope.opt_in
+    assert resolved.next_part().version == 2  # a later part never reads the tags again
+    without_policy = json.loads(resolved.body())
+    del without_policy["opt_in"]
+    with pytest.raises(ValidationError, match="needs opt_in"):
+        AccountMessage.model_validate(without_policy)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -177,6 +207,7 @@ def test_every_source_text_of_version_1_is_read_back_as_its_value(enabled_source
 
     message = AccountMessage.model_validate_json(body)
 
+    assert message.rotate_after is not None
     assert (message.opt_in, message.rotate_after.source) == (opt_in, source)
     assert (str(message.opt_in), str(message.rotate_after.source)) == (enabled_source, rotate_source)
 
@@ -192,6 +223,7 @@ def test_a_version_1_account_name_that_reads_like_a_source_is_matched_whole():
     message = AccountMessage.model_validate_json(body)
 
     account = Level(kind=LevelKind.ACCOUNT, id="111122223333", name=name)
+    assert message.rotate_after is not None
     assert message.rotate_after.source == Source.tag(account, "IKR:ROTATE_AFTER_DAYS")
 
 
