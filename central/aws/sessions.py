@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from central.aws import clients as aws
 from central.aws.errors import aws_call, translate
+from central.aws.partition import Partition, for_region, of_arn
 from central.aws.session_factory import new_session
 from central.domain.errors import AccountAccessError
 
@@ -75,6 +76,7 @@ class SessionBroker:
         self._cache: OrderedDict[str, boto3.Session] = OrderedDict()  # least recently wanted first
         self._lock = threading.Lock()
         self._central_account_id: str | None = None
+        self._partition: Partition | None = None
 
     @property
     def central_session(self) -> boto3.Session:
@@ -84,11 +86,22 @@ class SessionBroker:
     def central_account_id(self) -> str:
         if self._central_account_id is None:
             with aws_call("sts:GetCallerIdentity", "the central account"):
-                self._central_account_id = self._sts.get_caller_identity()["Account"]
+                identity = self._sts.get_caller_identity()
+            # The caller's ARN names its partition: member roles are in the same one.
+            self._partition = of_arn(str(identity.get("Arn", ""))) or for_region(self._central.region_name)
+            self._central_account_id = identity["Account"]
         return self._central_account_id
 
+    @property
+    def partition(self) -> Partition:
+        """The central account's partition (`aws`, `aws-cn`, `aws-us-gov`), from its identity."""
+        if self._partition is None:
+            _ = self.central_account_id
+        assert self._partition is not None
+        return self._partition
+
     def role_arn(self, account_id: str) -> str:
-        return f"arn:aws:iam::{account_id}:role/{self._role_name}"
+        return f"arn:{self.partition.name}:iam::{account_id}:role/{self._role_name}"
 
     def session_for(self, account_id: str) -> boto3.Session:
         if account_id == self.central_account_id:
