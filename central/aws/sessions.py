@@ -12,7 +12,9 @@ for reuse by a later message or invocation, and two things follow:
   more); botocore's `RefreshableCredentials`, as its own assume-role provider uses them, calls
   AssumeRole again 15 minutes before they expire without blocking other threads, and blocks them
   only in the last 10 minutes. The clock is the real one: credentials expire in real time whatever
-  `--now` / `IKR_NOW` says.
+  `--now` / `IKR_NOW` says. Should AWS refuse a token as expired all the same (`ExpiredToken`,
+  `ExpiredTokenException`: credentials revoked early, a clock that disagrees), the session renews
+  them at once and sends that request again, once (`central.aws.session_factory.RenewableCredentials`).
 - The cache is bounded: at most `keep` sessions (each holds its clients), least recently wanted
   dropped first, and an account `release`d by its run goes to the front of that queue. A run over
   thousands of accounts keeps a few dozen sessions, not one per account.
@@ -28,13 +30,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central.aws import clients as aws
 from central.aws.errors import aws_call, translate
 from central.aws.partition import Partition, for_region, of_arn
-from central.aws.session_factory import new_session
+from central.aws.session_factory import RenewableCredentials, new_session
 from central.domain.errors import AccountAccessError
 
 if TYPE_CHECKING:
@@ -128,11 +129,12 @@ class SessionBroker:
             if account_id in self._cache:
                 self._cache.move_to_end(account_id, last=False)
 
-    def _credentials(self, account_id: str) -> RefreshableCredentials:
-        """Credentials that call AssumeRole again before they expire; the first call is made now,
-        so a refused role is this account's failure here, not at its first request."""
+    def _credentials(self, account_id: str) -> RenewableCredentials:
+        """Credentials that call AssumeRole again before they expire, or at once when AWS refuses
+        their token as expired; the first call is made now, so a refused role is this account's
+        failure here, not at its first request."""
         first = self._assume(account_id)
-        return RefreshableCredentials(
+        return RenewableCredentials(
             access_key=first["access_key"],
             secret_key=first["secret_key"],
             token=first["token"],
