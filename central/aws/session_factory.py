@@ -79,10 +79,13 @@ class RenewableCredentials(RefreshableCredentials):
 
     def renew(self) -> None:
         """Call the refresh (AssumeRole) now; a failure raises as a mandatory refresh does."""
-        with self._refresh_lock:
+        # botocore's own refresh lock and step (absent from its type stubs): a renewal never
+        # overlaps a refresh by expiry time.
+        lock: threading.Lock = self._refresh_lock  # type: ignore[attr-defined]
+        with lock:
             if time.monotonic() - self._renewed_at < _RENEWED_LATELY_S:
                 return  # another thread's request met the same expiry and renewed them
-            self._protected_refresh(is_mandatory=True)
+            self._protected_refresh(is_mandatory=True)  # type: ignore[attr-defined]
             self._renewed_at = time.monotonic()
 
 
