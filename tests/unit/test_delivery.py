@@ -62,3 +62,29 @@ def test_use_is_verified_by_default_only_for_a_store():
     assert verify_use_default(Delivery(via=Via.SSM, name="/ikr/x")) is True
     assert str(Delivery(via=Via.SSM, name="/ikr/x")) == "ssm:/ikr/x"
     assert Delivery(via=Via.SECRETS_MANAGER, name="ikr/x").where == "Secrets Manager secret ikr/x"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("ssm:/ikr/" + "/".join(f"l{level}" for level in range(2, 17)), "has 16 levels; SSM allows 15"),
+        ("ssm:/ikr/" + "x" * 945, "has 950 characters; SSM allows 949 here (1,011 with the parameter's ARN)"),
+        ("ssm:arn:aws:ssm:us-east-1:111122223333:parameter/ikr/ci", "an ARN is not accepted"),
+        ("secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:ikr/ci", "an ARN is not accepted"),
+    ],
+)
+def test_what_aws_would_refuse_is_said_when_the_tag_is_read(value: str, words: str):
+    with pytest.raises(DeliveryProblem) as raised:
+        parse_delivery(value)
+
+    assert f"IKR:DELIVERY={value!r}" in str(raised.value)
+    assert words in str(raised.value)
+
+
+def test_the_limits_themselves_are_accepted():
+    fifteen = "/ikr/" + "/".join(f"l{level}" for level in range(2, 16))
+    assert parse_delivery(f"ssm:{fifteen}").name == fifteen
+    longest = "/ikr/" + "x" * 944
+    assert parse_delivery(f"ssm:{longest}").name == longest
+    with pytest.raises(DeliveryProblem, match="reserves parameter names that start with aws or ssm"):
+        parse_delivery("ssm:/ssm-params/ci", "ssm-params/")
