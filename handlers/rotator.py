@@ -16,7 +16,7 @@ from central.rotation.fanout import queue_run
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
-from central.wiring import warm_services
+from central.wiring import lambda_time_left, warm_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
@@ -27,7 +27,9 @@ settle_garbage_collector()  # once per execution environment, after the imports
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings: Settings = load_settings()
-    services = warm_services(settings, purpose="rotate")  # built once per execution environment
+    services = warm_services(
+        settings, purpose="rotate", time_left=lambda_time_left(context)
+    )  # built once per execution environment
     if settings.IKR_ACCOUNT_QUEUE_URL:
         queued = queue_run(services, AccountQueue(aws.sqs(services.central), settings.IKR_ACCOUNT_QUEUE_URL))
         metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=queued.queued + len(queued.accounts))
