@@ -18,7 +18,7 @@ from central.aws.errors import AwsAccessDenied, aws_call
 from central.aws.sessions import SessionBroker
 from central.domain.results import Outcome
 from central.rotation.run import run_rotation
-from tests.integration.faults import ANSWERED, Faults
+from tests.integration.faults import ANSWERED, Faults, _Body
 from tests.integration.fixtures_extra import (
     clean_harness,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
@@ -32,14 +32,6 @@ QUERY_EXPIRED = (
 JSON_EXPIRED = json.dumps(
     {"__type": "ExpiredTokenException", "message": "The security token included in the request is expired"}
 ).encode()
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_kwargs: Any) -> Any:
-        yield self._data
 
 
 class TurnedClock:

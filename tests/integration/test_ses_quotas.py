@@ -34,7 +34,7 @@ from central.rotation.account_queue import AccountMessage
 from central.rotation.run import AccountWork, run_rotation
 from handlers import account_worker
 from tests.integration.conftest import TABLE, Harness, default_spec
-from tests.integration.faults import ANSWERED, Faults
+from tests.integration.faults import ANSWERED, Faults, _Body
 from tests.integration.fixtures_extra import (
     LATER,
     clean_harness,
@@ -50,14 +50,6 @@ DUE = (("prod", "alice"), ("dev", "dave"), ("ops", "olga"))
 ADMIN = "admin@example.com"
 DAILY = b"Daily message quota exceeded."
 RATE = b"Maximum sending rate exceeded."
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_kwargs: Any) -> Any:
-        yield self._data
 
 
 @dataclass

@@ -10,13 +10,11 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from central.clock import fixed_clock
 from central.domain.results import Outcome, UserResult
 from central.rotation.run import run_rotation
-from tests.integration.conftest import Harness, make_harness
+from tests.integration.conftest import Harness
 from tests.integration.faults import Faults
 from tests.integration.fixtures_extra import (
-    LATER,
     client,
     items,
     key_ids,
@@ -24,23 +22,10 @@ from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
     user_rows,
 )
-from tests.support.world import AccountSpec, OrgSpec, UserSpec
+from tests.integration.test_machine_users import OWNER, PARAMETER, SECRET
+from tests.integration.test_machine_users import _harness as machine_users_harness
 
-OWNER = "platform@example.com"
-SECRET = "ikr/ci/deployer"
-PARAMETER = "/ikr/jobs/nightly"
-
-
-def _harness(central: boto3.Session, **extra: dict[str, str]) -> Harness:
-    users = [
-        UserSpec("deployer", {"IKR:EMAIL": OWNER, "IKR:DELIVERY": f"secretsmanager:{SECRET}"}),
-        UserSpec("nightly", {"IKR:EMAIL": OWNER, "IKR:DELIVERY": f"ssm:{PARAMETER}"}),
-        *(UserSpec(name, {"IKR:EMAIL": OWNER, **tags}) for name, tags in extra.items()),
-    ]
-    spec = OrgSpec(ous={"Work": {"IKR:ENABLED": "true"}}, accounts=[AccountSpec("prod", "Work", {}, users)])
-    harness = make_harness(central, spec)
-    harness.services.clock = fixed_clock(LATER)
-    return harness
+_harness = machine_users_harness  # deployer → secret ikr/ci/deployer, nightly → parameter /ikr/jobs/nightly
 
 
 def _refused(harness: Harness, user: str, rows: list[UserResult], before: list[str]) -> str:
