@@ -18,10 +18,13 @@ from typing import Any
 
 from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryTable
+from central.aws.ses import TimeLeft, no_deadline
 from central.aws.sessions import Session, SessionBroker
 from central.clock import KEY_SERVICES, Clock, fixed_clock, refuse_turned_clock, system_clock
 from central.collaborators import Services
 from central.notify.mailers import build_mailer
+from central.notify.mailers.quota import QuotaGuard
+from central.notify.quota_notice import tell_mail_postponed
 from central.notify.webhook import build_notifier
 from central.settings import AccessSettings, Settings
 
@@ -62,17 +65,23 @@ class Foundation:
         )
 
 
-def _services(settings: Settings, base: Foundation, now: datetime | None, changes_keys: bool) -> Services:
+def _services(
+    settings: Settings, base: Foundation, now: datetime | None, changes_keys: bool, time_left: TimeLeft = no_deadline
+) -> Services:
     clock = run_clock(settings, base.central, now, changes_keys=changes_keys)  # first: refused before any AWS call
-    return Services(
+    # One guard per run or invocation: a used-up daily mail quota postpones the rest of its mail.
+    mailer = QuotaGuard(build_mailer(settings, base.central, time_left))
+    services = Services(
         settings=settings,
         central=base.central,
         broker=base.broker,
         table=base.table,
-        mailer=build_mailer(settings, base.central),
+        mailer=mailer,
         clock=clock,
         notifier=build_notifier(settings, base.central),
     )
+    mailer.on_exhausted = lambda reason: tell_mail_postponed(services.admin, services.notifier, reason)
+    return services
 
 
 def build_services(
@@ -104,14 +113,16 @@ class _ExecutionEnvironment:
         self._lock = threading.Lock()
         self._kept: dict[str, tuple[tuple[dict[str, Any], tuple[tuple[str, str], ...]], Foundation]] = {}
 
-    def services(self, settings: Settings, purpose: str, changes_keys: bool) -> Services:
+    def services(
+        self, settings: Settings, purpose: str, changes_keys: bool, time_left: TimeLeft = no_deadline
+    ) -> Services:
         aws.configure(settings)
         key = _environment_key(settings)
         with self._lock:
             kept = self._kept.get(purpose)
             if kept is None or kept[0] != key:
                 kept = self._kept[purpose] = (key, Foundation.build(settings, aws.default_session(), purpose))
-        return _services(settings, kept[1], None, changes_keys)
+        return _services(settings, kept[1], None, changes_keys, time_left)
 
     def forget(self) -> None:
         with self._lock:
@@ -121,10 +132,18 @@ class _ExecutionEnvironment:
 _environment = _ExecutionEnvironment()
 
 
-def warm_services(settings: Settings, purpose: str, *, changes_keys: bool = True) -> Services:
+def warm_services(
+    settings: Settings, purpose: str, *, changes_keys: bool = True, time_left: TimeLeft = no_deadline
+) -> Services:
     """An invocation's services on the foundation the execution environment already built, or a new
-    one when none is kept for `purpose` or the settings or AWS environment changed since."""
-    return _environment.services(settings, purpose, changes_keys)
+    one when none is kept for `purpose` or the settings or AWS environment changed since. `time_left`:
+    the seconds the invocation has left (`lambda_time_left(context)`), which bounds SES's retries."""
+    return _environment.services(settings, purpose, changes_keys, time_left)
+
+
+def lambda_time_left(context: Any) -> TimeLeft:
+    """The seconds a Lambda invocation has left, read from its context at each call."""
+    return lambda: context.get_remaining_time_in_millis() / 1000
 
 
 def forget_warm_services() -> None:

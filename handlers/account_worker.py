@@ -29,7 +29,7 @@ from central.rotation.account_queue import AccountQueue
 from central.rotation.account_work import STOP_WITH_MS_LEFT, work_batch
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
-from central.wiring import warm_services
+from central.wiring import lambda_time_left, warm_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="account-worker")
@@ -43,7 +43,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("not an SQS event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
     settings: Settings = load_settings()
-    services = warm_services(settings, purpose="rotate")  # built once per execution environment
+    services = warm_services(
+        settings, purpose="rotate", time_left=lambda_time_left(context)
+    )  # built once per execution environment
     url = settings.IKR_ACCOUNT_QUEUE_URL
     queue = AccountQueue(aws.sqs(services.central), url) if url else None
     counts: Counter[str] = Counter()

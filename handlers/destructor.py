@@ -17,7 +17,7 @@ from central.retirement.destroy import DestroyContext
 from central.retirement.stream_batch import destroy_batch
 from central.settings import load_settings
 from central.startup import settle_garbage_collector
-from central.wiring import warm_services
+from central.wiring import lambda_time_left, warm_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="destructor")
@@ -31,7 +31,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("not a DynamoDB Streams event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
     # Settings first: a misconfigured function fails every invocation loudly, even an empty one.
-    ctx = DestroyContext.from_services(warm_services(load_settings(), purpose="destroy"))
+    ctx = DestroyContext.from_services(
+        warm_services(load_settings(), purpose="destroy", time_left=lambda_time_left(context))
+    )
     counts: Counter[str] = Counter()
     try:
         return destroy_batch(event, context, ctx, counts)

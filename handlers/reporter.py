@@ -22,7 +22,7 @@ from central.report.render_html import render_html
 from central.report.render_text import render_json
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
-from central.wiring import warm_services
+from central.wiring import lambda_time_left, warm_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="reporter")
@@ -36,7 +36,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket = settings.IKR_REPORT_BUCKET
     if not bucket:
         raise SettingsError("IKR_REPORT_BUCKET is not set: the reporter writes the report to that S3 bucket")
-    services = warm_services(settings, purpose="report", changes_keys=False)  # it reads keys, never changes them
+    services = warm_services(
+        settings, purpose="report", changes_keys=False, time_left=lambda_time_left(context)
+    )  # it reads keys, never changes them
     report = collect_report(services)
     region = services.central.region_name or aws.DEFAULT_REGION
     published = publish(

@@ -19,7 +19,7 @@ from central.rotation.continuation import continuing, fan_out
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
-from central.wiring import warm_services
+from central.wiring import lambda_time_left, warm_services
 
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
@@ -30,7 +30,9 @@ settle_garbage_collector()  # once per execution environment, after the imports
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings: Settings = load_settings()
-    services = warm_services(settings, purpose="rotate")  # built once per execution environment
+    services = warm_services(
+        settings, purpose="rotate", time_left=lambda_time_left(context)
+    )  # built once per execution environment
     if settings.IKR_ACCOUNT_QUEUE_URL:
         queued = fan_out(
             services,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from central.aws import clients as aws_clients
 from central.wiring import forget_warm_services
 
 
@@ -18,6 +19,15 @@ def cold_execution_environment() -> Iterator[None]:
     forget_warm_services()
     yield
     forget_warm_services()
+
+
+@pytest.fixture(autouse=True)
+def default_botocore_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the default retry Config: every entry point calls `clients.configure`
+    with its settings, which replaces the process-wide Config, and a test that runs `ikr` in process
+    with IKR_AWS_MAX_ATTEMPTS=2 (tests/integration/cli_world.py) otherwise left later tests of the same
+    worker with clients that retry twice (test_ses_throttling then counted 3 back-offs, not 5)."""
+    monkeypatch.setattr(aws_clients, "BOTO_CONFIG", aws_clients.make_config())
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ ACCESS_DENIED_CODES = frozenset(
         "UnrecognizedClientException",
         "AWSOrganizationsNotInUseException",
         "MessageRejected",  # SES: the sender is not verified or the account is in the sandbox
+        "KMSAccessDeniedException",  # a KMS key's policy refuses the caller (Secrets Manager, SSM, ...)
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -82,7 +83,13 @@ EXISTS_CODES = frozenset(
 )
 # CloudFormation's and DynamoDB's LimitExceededException is a quota (stacks, tables), not throttling.
 LIMIT_CODES = frozenset(
-    {"LimitExceeded", "LimitExceededException", "ParameterLimitExceeded", "ServiceQuotaExceededException"}
+    {
+        "LimitExceeded",
+        "LimitExceededException",
+        "ParameterLimitExceeded",
+        "ServiceQuotaExceededException",
+        "ParameterMaxVersionLimitExceeded",  # SSM: 100 versions and the oldest carries a label
+    }
 )
 INVALID_CODES = frozenset(
     {
@@ -96,6 +103,13 @@ INVALID_CODES = frozenset(
         "InvalidKeyId",
         "UnsupportedParameterType",
         "HierarchyTypeMismatchException",
+        # A KMS key in a state that refuses the request (disabled, pending deletion, gone), as Secrets
+        # Manager and SSM pass it on: not a throttle, not fixed by a retry.
+        "EncryptionFailure",
+        "DecryptionFailure",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
     }
 )
 

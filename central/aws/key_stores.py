@@ -4,8 +4,9 @@ SSM SecureString parameter, as JSON `{"AccessKeyId": ..., "SecretAccessKey": ...
 A secret that does not exist yet is created and tagged `IKR:MANAGED=true`; otherwise a new version
 is put, and Secrets Manager keeps the one before as AWSPREVIOUS. A parameter is overwritten (SSM
 keeps its history). Writing the same pair twice (a rerun after a crash) is harmless. A refused
-write is a failed delivery; its message names the target and AWS's error code, never AWS's message,
-which can echo the value. A write whose answer was lost, or was a 5xx, may have happened: uncertain.
+write is a failed delivery ("delivery refused"); its message names the target, AWS's error code and
+what it means for the target (`central.aws.store_refusals`), never AWS's message, which can echo
+the value. A write whose answer was lost, or was a 5xx, may have happened: uncertain.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 from pydantic import SecretStr
 
 from central.aws import clients as aws
+from central.aws.store_refusals import refusal
 from central.domain.delivery import Delivery, Via
 from central.domain.errors import DeliveryError, DeliveryUncertain
 from central.domain.redaction import remember
@@ -43,7 +45,11 @@ def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: 
                 f"{where}: writing the new key to {delivery.where} failed with {code} after the "
                 "request was taken: it may have been written"
             ) from None
-        raise DeliveryError(f"{where}: cannot write the new key to {delivery.where}: {code}") from None
+        # Refused: nothing was written; the reason says what the target's owner can do about it.
+        reason = refusal(delivery, code, str(exc.response["Error"].get("Message", "")))
+        raise DeliveryError(
+            f"{where}: delivery refused: cannot write the new key to {delivery.where}: {reason}"
+        ) from None
     except (ReadTimeoutError, ConnectionClosedError) as exc:
         raise DeliveryUncertain(
             f"{where}: the answer to writing the new key to {delivery.where} was lost ({type(exc).__name__}): it "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -28,11 +29,19 @@ import botocore.handlers
 import botocore.loaders
 import botocore.session
 import botocore.utils
-from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
+from aws_lambda_powertools import Logger
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, RefreshableCredentials
 from botocore.hooks import HierarchicalEmitter
 
 _loader = botocore.loaders.create_loader()
 _lock = threading.Lock()
+logger = Logger(service="ikr")
+
+# The codes AWS answers a request signed with a session token that has expired (IAM, STS, SSM and the
+# query services say ExpiredToken, the JSON services ExpiredTokenException).
+EXPIRED_TOKEN_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+_RENEWED = "ikr_expired_token_renewed"  # in a request's context: renewed once for it already
+_RENEWED_LATELY_S = 5.0  # a renewal this recent was another thread's answer to the same expiry
 
 
 class _BuiltinEvents:
@@ -89,6 +98,48 @@ class _Given(CredentialProvider):
         return self._credentials
 
 
+class RenewableCredentials(RefreshableCredentials):
+    """Refreshable credentials that can also be renewed at once: AWS refused their token as expired
+    although their expiry time had not come (credentials revoked early, a clock ahead of ours, a role
+    session shorter than announced). botocore refreshes by the expiry time alone; it never retries
+    an ExpiredToken answer."""
+
+    _renewed_at = 0.0
+
+    def renew(self) -> None:
+        """Call the refresh (AssumeRole) now; a failure raises as a mandatory refresh does."""
+        # botocore's own refresh lock and step (absent from its type stubs): a renewal never
+        # overlaps a refresh by expiry time.
+        lock: threading.Lock = self._refresh_lock  # type: ignore[attr-defined]
+        with lock:
+            if time.monotonic() - self._renewed_at < _RENEWED_LATELY_S:
+                return  # another thread's request met the same expiry and renewed them
+            self._protected_refresh(is_mandatory=True)  # type: ignore[attr-defined]
+            self._renewed_at = time.monotonic()
+
+
+def _renew_on_expired_token(credentials: RenewableCredentials) -> Any:
+    """A `needs-retry` handler: an ExpiredToken answer renews the credentials and has the request
+    sent again at once (botocore signs every attempt afresh, so with the new token), once a request."""
+
+    def needs_retry(response: Any = None, request_dict: Any = None, operation: Any = None, **_kwargs: Any) -> Any:
+        if not isinstance(response, tuple) or len(response) < 2 or not isinstance(request_dict, dict):
+            return None
+        code = response[1].get("Error", {}).get("Code") if isinstance(response[1], dict) else None
+        context = request_dict.setdefault("context", {})
+        if code not in EXPIRED_TOKEN_CODES or context.get(_RENEWED):
+            return None
+        context[_RENEWED] = True
+        logger.warning(
+            "AWS refused the member credentials as expired; renewed them and sent the request again",
+            extra={"operation": getattr(operation, "name", ""), "code": code},
+        )
+        credentials.renew()
+        return 0  # no back-off: the new token is good now
+
+    return needs_retry
+
+
 def new_session(region_name: str | None = None, credentials: Credentials | None = None) -> boto3.Session:
     """A session on the shared loader that parses timestamps fast: with `credentials` (a member
     account's refreshable ones), else the usual credential chain (environment, profile, role)."""
@@ -100,6 +151,9 @@ def new_session(region_name: str | None = None, credentials: Credentials | None 
             # In place of the credential chain: a provider that answers these. Clients take the
             # object and ask it before each request (refreshable ones refresh themselves there).
             core.register_component("credential_provider", CredentialResolver([_Given(credentials)]))
+        if isinstance(credentials, RenewableCredentials):
+            # Every client of the session copies the session's handlers when it is made.
+            core.register("needs-retry", _renew_on_expired_token(credentials), unique_id="ikr-renew-expired-token")
         session = boto3.Session(region_name=region_name, botocore_session=core)
         _loader.search_paths[:] = list(dict.fromkeys(_loader.search_paths))  # boto3 appends per Session
     return session

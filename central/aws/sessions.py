@@ -12,7 +12,9 @@ for reuse by a later message or invocation, and two things follow:
   more); botocore's `RefreshableCredentials`, as its own assume-role provider uses them, calls
   AssumeRole again 15 minutes before they expire without blocking other threads, and blocks them
   only in the last 10 minutes. The clock is the real one: credentials expire in real time whatever
-  `--now` / `IKR_NOW` says.
+  `--now` / `IKR_NOW` says. Should AWS refuse a token as expired all the same (`ExpiredToken`,
+  `ExpiredTokenException`: credentials revoked early, a clock that disagrees), the session renews
+  them at once and sends that request again, once (`central.aws.session_factory.RenewableCredentials`).
 - The cache is bounded: at most `keep` sessions (each holds its clients), least recently wanted
   dropped first, and an account `release`d by its run goes to the front of that queue. A run over
   thousands of accounts keeps a few dozen sessions, not one per account.
@@ -28,12 +30,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central.aws import clients as aws
 from central.aws.errors import aws_call, translate
-from central.aws.session_factory import new_session
+from central.aws.partition import Partition, for_region, of_arn
+from central.aws.session_factory import RenewableCredentials, new_session
 from central.domain.errors import AccountAccessError
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class SessionBroker:
         self._cache: OrderedDict[str, boto3.Session] = OrderedDict()  # least recently wanted first
         self._lock = threading.Lock()
         self._central_account_id: str | None = None
+        self._partition: Partition | None = None
 
     @property
     def central_session(self) -> boto3.Session:
@@ -84,11 +87,22 @@ class SessionBroker:
     def central_account_id(self) -> str:
         if self._central_account_id is None:
             with aws_call("sts:GetCallerIdentity", "the central account"):
-                self._central_account_id = self._sts.get_caller_identity()["Account"]
+                identity = self._sts.get_caller_identity()
+            # The caller's ARN names its partition: member roles are in the same one.
+            self._partition = of_arn(str(identity.get("Arn", ""))) or for_region(self._central.region_name)
+            self._central_account_id = identity["Account"]
         return self._central_account_id
 
+    @property
+    def partition(self) -> Partition:
+        """The central account's partition (`aws`, `aws-cn`, `aws-us-gov`), from its identity."""
+        if self._partition is None:
+            _ = self.central_account_id
+        assert self._partition is not None
+        return self._partition
+
     def role_arn(self, account_id: str) -> str:
-        return f"arn:aws:iam::{account_id}:role/{self._role_name}"
+        return f"arn:{self.partition.name}:iam::{account_id}:role/{self._role_name}"
 
     def session_for(self, account_id: str) -> boto3.Session:
         if account_id == self.central_account_id:
@@ -115,11 +129,12 @@ class SessionBroker:
             if account_id in self._cache:
                 self._cache.move_to_end(account_id, last=False)
 
-    def _credentials(self, account_id: str) -> RefreshableCredentials:
-        """Credentials that call AssumeRole again before they expire; the first call is made now,
-        so a refused role is this account's failure here, not at its first request."""
+    def _credentials(self, account_id: str) -> RenewableCredentials:
+        """Credentials that call AssumeRole again before they expire, or at once when AWS refuses
+        their token as expired; the first call is made now, so a refused role is this account's
+        failure here, not at its first request."""
         first = self._assume(account_id)
-        return RefreshableCredentials(
+        return RenewableCredentials(
             access_key=first["access_key"],
             secret_key=first["secret_key"],
             token=first["token"],

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from central.aws.partition import COMMERCIAL, of_arn
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
@@ -32,10 +34,11 @@ class LocalLambdaContext:
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 256
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    partition: str = COMMERCIAL  # the pump gives its stream's: a function ARN is in the table's partition
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+        return f"arn:{self.partition}:lambda:local:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
@@ -70,6 +73,8 @@ def pump(
     streams: DynamoDBStreamsClient, stream_arn: str, handler: Handler, checkpoint: Checkpoint, batch_size: int = 100
 ) -> PumpResult:
     result = PumpResult()
+    found = of_arn(stream_arn)
+    partition = found.name if found is not None else COMMERCIAL
     for shard_id in _shards(streams, stream_arn):
         after = checkpoint.get(stream_arn, shard_id)
         kwargs: dict[str, Any] = {"StreamArn": stream_arn, "ShardId": shard_id}
@@ -86,7 +91,7 @@ def pump(
             if not records:
                 break  # the emulator never returns a null NextShardIterator: stop on an empty page
             event = {"Records": [_lambda_record(record, stream_arn) for record in records]}
-            response = handler(event, LocalLambdaContext())
+            response = handler(event, LocalLambdaContext(partition=partition))
             result.batches += 1
             failures = [entry["itemIdentifier"] for entry in response.get("batchItemFailures", [])]
             done = _handled_prefix(records, failures)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from central.aws import clients as aws
 from central.aws.cloudformation import CloudFormation
 from central.aws.deploy_target import DeployTarget
+from central.aws.partition import for_region as partition_for_region
 from central.aws.s3 import Bucket
 from central.deploy import artifact, bytecode, template
 from central.deploy.stack import StackDeployer, missing_required, stack_parameters
@@ -211,7 +212,8 @@ def deploy(args: argparse.Namespace) -> int:
         raise UsageError(f"the central stack needs: {', '.join(missing)} (give them with --parameter KEY=VALUE)")
     upload(bucket, code_key, code.path)
     upload(bucket, template_key, template.CENTRAL_TEMPLATE)
-    url = f"https://{options.bucket}.s3.{region}.amazonaws.com/{template_key}"
+    # The bucket's host is in the region's partition: amazonaws.com.cn in China.
+    url = f"https://{options.bucket}.s3.{region}.{partition_for_region(region).dns_suffix}/{template_key}"
     deployer = StackDeployer(cf, print)
     # The central stack's roles carry no names of their own: CAPABILITY_IAM is enough.
     deployer.deploy(options.stack_name, {"TemplateURL": url}, chosen, ["CAPABILITY_IAM"], options.dry_run)

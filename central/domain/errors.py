@@ -44,6 +44,12 @@ class DeliveryUncertain(DeliveryError):
     every deletion decision; a retry sends the same key again, never a new one."""
 
 
+class MailQuotaExceeded(DeliveryError):
+    """The mail system refused the mail because its daily quota is used up (SES: "Daily message quota
+    exceeded"): no mail goes before the quota refills, so the rest of the run's mail is postponed
+    rather than tried again."""
+
+
 class SecretStoreError(IkrError):
     """The per-user encryption key could not be read or written."""
 

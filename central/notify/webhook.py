@@ -43,6 +43,7 @@ class Event(StrEnum):
     RETIREMENT_POSTPONED = "retirement-postponed"
     DESTRUCTION_GIVEN_UP = "destruction-given-up"
     RUN_SUMMARY = "run-summary"
+    MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
 
 
 class Notice(Frozen):

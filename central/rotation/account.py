@@ -199,6 +199,15 @@ def _outcome(ctx: RotationContext, rotation: Callable[[], KeyRotation], decision
                 old_key_id=old_key,
                 old_key_deleted_at=ctx.now + timedelta(days=decision.delete_after.days),
             )
+        postponed = None if decision.delivery.to_store else ctx.mailer.postponed()
+        if postponed is not None:
+            # No key is made that could not be mailed: the user waits for a run whose mail goes out.
+            return UserResult(
+                user=decision.user,
+                outcome=Outcome.SKIPPED,
+                detail=f"{decision.reason}; rotation postponed: {postponed}; old key kept, a later run rotates it",
+                old_key_id=old_key,
+            )
         return rotation().rotate(decision)
     outcome = {Action.NOT_DUE: Outcome.NOT_DUE, Action.PENDING: Outcome.PENDING}.get(decision.action, Outcome.SKIPPED)
     return UserResult(

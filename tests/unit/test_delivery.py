@@ -40,6 +40,11 @@ def test_good_targets(value: str, expected: Delivery):
         ("ssm:/prod/ci", "must start with '/ikr/'"),
         ("ssm:/ikr/secret/iam/alice", "where ikr keeps its own keys"),
         ("ssm:/ikr/secret/other", "where ikr keeps its own keys"),
+        # What SSM would refuse at the write, said when the tag is read (issue 16.5).
+        ("ssm:/ikr/" + "/".join(f"l{level}" for level in range(2, 17)), "has 16 levels; SSM allows 15"),
+        ("ssm:/ikr/" + "x" * 945, "has 950 characters; SSM allows 949 here (1,011 with the parameter's ARN)"),
+        ("ssm:arn:aws:ssm:us-east-1:111122223333:parameter/ikr/ci", "an ARN is not accepted"),
+        ("secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:ikr/ci", "an ARN is not accepted"),
     ],
 )
 def test_bad_targets_are_named(value: str, words: str):
@@ -62,3 +67,12 @@ def test_use_is_verified_by_default_only_for_a_store():
     assert verify_use_default(Delivery(via=Via.SSM, name="/ikr/x")) is True
     assert str(Delivery(via=Via.SSM, name="/ikr/x")) == "ssm:/ikr/x"
     assert Delivery(via=Via.SECRETS_MANAGER, name="ikr/x").where == "Secrets Manager secret ikr/x"
+
+
+def test_the_limits_themselves_are_accepted():
+    fifteen = "/ikr/" + "/".join(f"l{level}" for level in range(2, 16))
+    assert parse_delivery(f"ssm:{fifteen}").name == fifteen
+    longest = "/ikr/" + "x" * 944
+    assert parse_delivery(f"ssm:{longest}").name == longest
+    with pytest.raises(DeliveryProblem, match="reserves parameter names that start with aws or ssm"):
+        parse_delivery("ssm:/ssm-params/ci", "ssm-params/")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from central.aws import clients as aws
 from central.aws.parameters import CentralParameters
-from central.aws.ses import SesSender
+from central.aws.ses import SesSender, TimeLeft, no_deadline
 from central.notify.mailers.base import Mail, Mailer, read_secret_parameter
 from central.notify.mailers.mailgun import MailgunMailer
 from central.notify.mailers.ses import SesMailer
@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_mailer"]
 
 
-def build_mailer(settings: Settings, central: Session) -> Mailer:
+def build_mailer(settings: Settings, central: Session, time_left: TimeLeft = no_deadline) -> Mailer:
+    """The configured mailer. `time_left`: seconds the Lambda invocation has left (None: no deadline),
+    past which SES's sending-rate throttle is not retried (`central.aws.ses`)."""
     sender = str(settings.MAIL_FROM)
     if settings.MAIL_CLIENT is MailClient.SES:
-        return SesMailer(SesSender(aws.ses(central)), sender)
+        return SesMailer(SesSender(aws.ses(central), time_left), sender)
     parameters = CentralParameters(central)
     if settings.MAIL_CLIENT is MailClient.MAILGUN:
         assert settings.MAILGUN_API_URL  # the settings model checks both

@@ -76,6 +76,11 @@ class Mailer(ABC):
         if send is not None and not getattr(send, "_ikr_guarded", False):
             cls.send = _guarded(send)  # type: ignore[method-assign,assignment]
 
+    def postponed(self) -> str | None:
+        """Why mail is postponed for the rest of the run (a used-up daily quota), or None while it goes
+        out; `central.notify.mailers.quota.QuotaGuard` says so, a bare mailer never does."""
+        return None
+
     @abstractmethod
     def send(self, mail: Mail) -> None:
         """Hand the mail to the mail system. Raise DeliveryError (never with a secret) when it was

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 
 from pydantic import SecretStr
 
-from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.errors import DeliveryError, DeliveryUncertain, MailQuotaExceeded
 from central.notify.mailers.base import Mail, Mailer
 from central.settings import SmtpProtocol
 
@@ -34,6 +34,7 @@ TIMEOUT_SECONDS = 30
 _CRLF = b"\r\n"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _SHARED = 12  # a run of this many characters also in the sent message is cut out of a reply
+_THROTTLED, _DAILY_QUOTA = 454, "daily message quota exceeded"  # SES's SMTP interface
 
 
 class SmtpMailer(Mailer):
@@ -77,6 +78,7 @@ class SmtpMailer(Mailer):
                 delivered = True
                 return
             if 400 <= code < 600:
+                _check_quota(refused, code, reply)
                 raise DeliveryError(f"{refused}: the relay refused it after the message: {code} {quoted(reply)}")
             raise DeliveryUncertain(
                 f"{self._server} answered {code} {quoted(reply)} after the message to {mail.to}: it may have been "
@@ -132,6 +134,7 @@ class SmtpMailer(Mailer):
         smtp.putcmd("data")
         code, reply = smtp.getreply()
         if code != 354:
+            _check_quota(refused, code, reply)
             raise DeliveryError(f"{refused}: DATA refused: {code} {quoted(reply)}")
         body = _LEADING_DOT.sub(b"..", payload)
         if not body.endswith(_CRLF):
@@ -144,6 +147,14 @@ class SmtpMailer(Mailer):
                 f"{self._server} lost the connection after the whole message to {to} was sent "
                 f"({type(exc).__name__}): it may have been accepted"
             ) from None
+
+
+def _check_quota(refused: str, code: int, reply: bytes | str) -> None:
+    """SES's SMTP interface says "454 Throttling failure: Daily message quota exceeded": no mail goes
+    before the quota refills, so the run postpones the rest of its mail (MailQuotaExceeded)."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    if code == _THROTTLED and _DAILY_QUOTA in text.lower():
+        raise MailQuotaExceeded(f"{refused}: {code} Throttling failure: Daily message quota exceeded")
 
 
 def _wire_form(message: EmailMessage) -> bytes:
