@@ -60,10 +60,11 @@ def concurrency_lines(
             f"{head}; ikr reserves none ({RESERVE_PARAMETER}=false): the account worker runs at most "
             f"{worker_cap} at once (its queue's MaximumConcurrency), the other functions one each"
         ]
-        if concurrency.limit < worker_cap + 3:
+        if concurrency.limit <= UNRESERVED_MINIMUM:  # a new account's quota: 10 is usual
             lines.append(
-                f"  note: a quota of {concurrency.limit} is shared with every other function of the account; "
-                f"Lambda throttles ikr when it is used up (the queue keeps the messages): raise it with {_QUOTA_HINT}"
+                f"  note: a quota of {concurrency.limit} is shared with every other function of the account, and "
+                f"ikr may use {worker_cap + 3} at once; Lambda throttles what does not fit (the queue and the "
+                f"stream keep their messages, a schedule retries): raise it with {_QUOTA_HINT}"
             )
         return lines
     total = sum(wanted.values())
