@@ -144,7 +144,8 @@ def test_management_account_gets_the_member_role_as_a_plain_stack(emulator, tmp_
     done = run_ikr(env, tmp_path, "deploy", "--management-account")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stack ikr-member-role: CREATE_COMPLETE" in done.stdout
-    statement = iam.get_role(RoleName="ikr-member")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+    trust: Any = iam.get_role(RoleName="ikr-member")["Role"]["AssumeRolePolicyDocument"]
+    statement = trust["Statement"][0]
     assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
         member_parameters(org_id)[key]
         for key in ("RotatorRoleArn", "AccountWorkerRoleArn", "DestructorRoleArn", "ReporterRoleArn")

@@ -189,7 +189,7 @@ def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None
             yield body
 
     def handler(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, status, headers or {}, Raw())  # type: ignore[arg-type]
+        return AWSResponse(request.url, status, headers or {}, Raw())
 
     return handler
 
