@@ -53,7 +53,17 @@ def discover(org: OrganizationsClient, caller_account_id: str) -> Discovery:
     for root in roots:
         top = OrgUnit(id=root["Id"], name=root.get("Name", "Root"), tags=_tags(org, root["Id"]))
         accounts.extend(_walk(org, (top,)))
+    management = {_management_account_id(root) for root in roots}
+    accounts = [
+        account.model_copy(update={"management": True}) if account.id in management else account for account in accounts
+    ]
     return Discovery(sorted(accounts, key=lambda account: account.id), standalone=False)
+
+
+def _management_account_id(root: Any) -> str:
+    """A root's ARN names the management account (arn:aws:organizations::<management>:root/o-.../r-...):
+    known without organizations:DescribeOrganization, a call the rotator's role is not given."""
+    return str(root.get("Arn", "")).split(":")[4] if str(root.get("Arn", "")).count(":") >= 5 else ""
 
 
 def _walk(org: OrganizationsClient, path: tuple[OrgUnit, ...]) -> Iterator[Account]:

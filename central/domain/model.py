@@ -68,6 +68,9 @@ class Account(Frozen):
     name: str
     tags: tuple[Tag, ...] = ()
     path: tuple[OrgUnit, ...] = ()  # root first, the account's own parent last
+    # The Organization's management account: StackSets never deploy the member role there, so ikr may
+    # find no role to enter (`ikr deploy --management-account` puts one there).
+    management: bool = False
 
     @property
     def ou_path(self) -> str:

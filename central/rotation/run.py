@@ -27,6 +27,7 @@ from central.domain.errors import AccountAccessError, IkrError, UsageError
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
 from central.rotation.account import RotationContext, new_run_id, rotate_account_part
+from central.rotation.not_deployed import not_deployed_reason
 
 logger = Logger(service="ikr")
 
@@ -160,18 +161,22 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         )
         return AccountRun(part.result, left=part.left)
     except IkrError as exc:
+        missing = not_deployed_reason(account, exc, services.broker.central_account_id)
+        if missing is not None:
+            logger.warning("account not deployed", account_id=account.id, reason=missing)
+            return AccountRun(_row(work.scope, AccountStatus.NOT_DEPLOYED, missing))
         reason = f"account {account.id}: {exc.reason}" if isinstance(exc, AwsError) else str(exc)
         logger.error("account failed", account_id=account.id, reason=reason)
-        row = AccountResult(
-            account_id=account.id,
-            account_name=account.name,
-            ou_path=account.ou_path,
-            status=AccountStatus.FAILED,
-            detail=reason,
-        )
-        return AccountRun(row, passing=_passing(exc))
+        return AccountRun(_row(work.scope, AccountStatus.FAILED, reason), passing=_passing(exc))
     finally:
         services.broker.release(account.id)
+
+
+def _row(scope: AccountScope, status: AccountStatus, detail: str) -> AccountResult:
+    account = scope.account
+    return AccountResult(
+        account_id=account.id, account_name=account.name, ou_path=account.ou_path, status=status, detail=detail
+    )
 
 
 def _passing(exc: IkrError) -> bool:
