@@ -44,7 +44,7 @@ def test_discovery_knows_the_management_account_by_the_roots_arn(central: boto3.
 
 def _dev_as_management(harness, monkeypatch: pytest.MonkeyPatch, code: str = "AccessDenied") -> str:
     """dev plays the management account; AssumeRole into it is refused with `code`."""
-    dev = harness.world.account_ids["dev"]
+    dev = str(harness.world.account_ids["dev"])
     monkeypatch.setattr(organizations, "_management_account_id", lambda _root: dev)
     Faults(monkeypatch).refuse(
         "AssumeRole",
