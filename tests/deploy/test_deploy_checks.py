@@ -2,7 +2,8 @@
 moto has neither lambda:GetAccountSettings nor cloudformation:DescribeOrganizationsAccess (its server
 answers 404 / an HTML 500), and its S3 never refuses a HeadObject with 403. The answers are injected
 with botocore's Stubber, or as raw HTTP answers from a `before-send` handler, into the very clients
-the adapters use, so botocore parses them as it parses AWS's."""
+the adapters use, so botocore parses them as it parses AWS's. The `session` (credentials that reach
+nothing) and `stubbed` fixtures are tests/unit/test_aws_edge_adapters.py's (tests/deploy/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.stub import Stubber
 
 from central.aws import clients as aws
 from central.aws.cloudformation import CloudFormation
@@ -30,30 +30,6 @@ DEFAULT_RESERVATIONS = {
     "ReporterFunction": 1,
     "RotatorFunction": 1,
 }
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
-    """Credentials that reach nothing: every answer below is injected."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-
-
-@pytest.fixture
-def stub() -> Iterator[Callable[[Any], Stubber]]:
-    made: list[Stubber] = []
-
-    def activate(client: Any) -> Stubber:
-        stubber = Stubber(client)
-        stubber.activate()
-        made.append(stubber)
-        return stubber
-
-    yield activate
-    for stubber in made:
-        stubber.assert_no_pending_responses()
-        stubber.deactivate()
 
 
 def settings_answer(limit: int, unreserved: int) -> dict[str, Any]:
@@ -89,9 +65,9 @@ def test_the_template_reserves_nothing_unless_asked_and_what_it_would_reserve() 
     assert defaults == DEFAULT_RESERVATIONS  # the account worker's is its queue cap, AccountWorkerMaxConcurrency
 
 
-def test_a_new_account_quota_of_10_deploys_without_reservations_and_says_what_it_allows(session, stub) -> None:
+def test_a_new_account_quota_of_10_deploys_without_reservations_and_says_what_it_allows(session, stubbed) -> None:
     client = aws.lambda_(session)
-    stub(client).add_response("get_account_settings", settings_answer(10, 10), {})
+    stubbed(client).add_response("get_account_settings", settings_answer(10, 10), {})
     out = lines_of(
         lambda say: checks.check_concurrency(LambdaAccount(client, "us-east-1"), False, DEFAULT_RESERVATIONS, 0, 5, say)
     )
@@ -100,9 +76,9 @@ def test_a_new_account_quota_of_10_deploys_without_reservations_and_says_what_it
     assert "raise it with Service Quotas: AWS Lambda, Concurrent executions (L-B99A9384)" in out[1]
 
 
-def test_reservations_that_do_not_fit_are_refused_before_anything_is_touched(session, stub) -> None:
+def test_reservations_that_do_not_fit_are_refused_before_anything_is_touched(session, stubbed) -> None:
     client = aws.lambda_(session)
-    stub(client).add_response("get_account_settings", settings_answer(10, 10), {})
+    stubbed(client).add_response("get_account_settings", settings_answer(10, 10), {})
     with pytest.raises(DeployRefused) as refused:
         checks.check_concurrency(LambdaAccount(client, "us-east-1"), True, DEFAULT_RESERVATIONS, 0, 5, print)
     message = str(refused.value)
@@ -126,9 +102,9 @@ def test_reservations_that_fit_are_said_and_an_update_counts_what_ikr_holds_alre
         checks.concurrency_lines(tight, True, DEFAULT_RESERVATIONS, 0, 5)
 
 
-def test_a_quota_that_cannot_be_read_is_said_and_the_deploy_goes_on(session, stub) -> None:
+def test_a_quota_that_cannot_be_read_is_said_and_the_deploy_goes_on(session, stubbed) -> None:
     client = aws.lambda_(session)
-    stub(client).add_client_error("get_account_settings", "AccessDeniedException", "no", 403)
+    stubbed(client).add_client_error("get_account_settings", "AccessDeniedException", "no", 403)
     out = lines_of(
         lambda say: checks.check_concurrency(LambdaAccount(client, "eu-west-1"), True, DEFAULT_RESERVATIONS, 0, 5, say)
     )
@@ -140,17 +116,17 @@ def test_a_quota_that_cannot_be_read_is_said_and_the_deploy_goes_on(session, stu
 
 # -- trusted access for StackSets ----------------------------------------------------------------------
 @pytest.mark.parametrize("call_as", ["SELF", "DELEGATED_ADMIN"])
-def test_trusted_access_on_is_said(session, stub, call_as: str) -> None:
+def test_trusted_access_on_is_said(session, stubbed, call_as: str) -> None:
     client = aws.cloudformation(session)
-    stub(client).add_response("describe_organizations_access", {"Status": "ENABLED"}, {"CallAs": call_as})
+    stubbed(client).add_response("describe_organizations_access", {"Status": "ENABLED"}, {"CallAs": call_as})
     assert lines_of(lambda say: checks.check_trusted_access(CloudFormation(client), call_as, say)) == [
         "trusted access for StackSets: on"
     ]
 
 
-def test_trusted_access_off_is_refused_with_the_exact_command(session, stub) -> None:
+def test_trusted_access_off_is_refused_with_the_exact_command(session, stubbed) -> None:
     client = aws.cloudformation(session)
-    stub(client).add_response("describe_organizations_access", {"Status": "DISABLED"}, {"CallAs": "DELEGATED_ADMIN"})
+    stubbed(client).add_response("describe_organizations_access", {"Status": "DISABLED"}, {"CallAs": "DELEGATED_ADMIN"})
     with pytest.raises(DeployRefused) as refused:
         checks.check_trusted_access(CloudFormation(client), "DELEGATED_ADMIN", print)
     message = str(refused.value)
@@ -160,17 +136,19 @@ def test_trusted_access_off_is_refused_with_the_exact_command(session, stub) -> 
     assert "enable-aws-service-access" not in message  # AWS says not to use it for StackSets
 
 
-def test_trusted_access_disabled_for_good_is_refused(session, stub) -> None:
+def test_trusted_access_disabled_for_good_is_refused(session, stubbed) -> None:
     client = aws.cloudformation(session)
-    stub(client).add_response("describe_organizations_access", {"Status": "DISABLED_PERMANENTLY"}, {"CallAs": "SELF"})
+    stubbed(client).add_response(
+        "describe_organizations_access", {"Status": "DISABLED_PERMANENTLY"}, {"CallAs": "SELF"}
+    )
     with pytest.raises(DeployRefused, match="is DISABLED_PERMANENTLY: service-managed StackSets cannot deploy"):
         checks.check_trusted_access(CloudFormation(client), "SELF", print)
 
 
 @pytest.mark.parametrize(("code", "status"), [("AccessDenied", 403), ("InvalidOperationException", 400)])
-def test_trusted_access_that_cannot_be_read_is_said_with_the_command(session, stub, code: str, status: int) -> None:
+def test_trusted_access_that_cannot_be_read_is_said_with_the_command(session, stubbed, code: str, status: int) -> None:
     client = aws.cloudformation(session)
-    stub(client).add_client_error("describe_organizations_access", code, "not you", status)
+    stubbed(client).add_client_error("describe_organizations_access", code, "not you", status)
     out = lines_of(lambda say: checks.check_trusted_access(CloudFormation(client), "SELF", say))
     assert len(out) == 1
     assert out[0].startswith("trusted access for StackSets: not checked (cloudformation:DescribeOrganizationsAccess")
