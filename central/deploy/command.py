@@ -74,7 +74,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a central stack parameter (repeatable; overrides --parameters-file)",
+        help="a central stack parameter (repeatable; overrides --parameters-file); with --management-account, "
+        "a member role parameter",
     )
     parser.add_argument("--parameters-file", type=Path, help='JSON: {"Key": "Value"} or CloudFormation\'s list form')
     parser.add_argument(
@@ -181,7 +182,7 @@ def options_from(args: argparse.Namespace) -> DeployOptions:
         )
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" if error["loc"] else error["msg"]
             for error in exc.errors(include_url=False, include_input=False)
         )
         raise UsageError(f"invalid deploy options: {problems}") from None

@@ -29,6 +29,7 @@ def not_deployed_reason(account: Account, exc: IkrError, central_account_id: str
         return None
     if isinstance(exc, AccountAccessError):  # AssumeRole refused: the role is not there (or trusts not ikr)
         return MEMBER_ROLE_MISSING if isinstance(exc.__cause__, AwsAccessDenied) else None
-    if account.id == central_account_id and isinstance(exc, AwsAccessDenied):
+    # IAM refusing the central account's own Lambda roles (not the table or the queue: those are ikr's own).
+    if account.id == central_account_id and isinstance(exc, AwsAccessDenied) and exc.operation.startswith("iam:"):
         return CENTRAL_NOT_MANAGED
     return None

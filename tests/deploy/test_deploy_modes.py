@@ -11,7 +11,8 @@ import pytest
 
 from central.aws.deploy_target import Caller, Organization
 from central.aws.errors import AwsAccessDenied
-from central.deploy.command import management_account_hint, organization_of, standalone_parameters
+from central.cli.main import parser
+from central.deploy.command import management_account_hint, options_from, organization_of, standalone_parameters
 from central.domain.errors import UsageError
 
 ORG = Organization(id="o-abcdefghij", management_account_id="111111111111")
@@ -65,3 +66,12 @@ def test_the_central_account_is_told_of_the_management_accounts_member_role() ->
         "management account 111111111111: StackSets never deploy to it, so it has no member role; "
         "to manage its users, run `ikr deploy --management-account` with its credentials"
     )
+
+
+def test_a_bucket_is_needed_except_for_the_member_role_alone() -> None:
+    with pytest.raises(UsageError, match=r"^invalid deploy options: Value error, --bucket is required"):
+        options_from(parser().parse_args(["deploy"]))
+    alone = options_from(parser().parse_args(["deploy", "--management-account", "--parameter", "ExternalId=x1"]))
+    assert (alone.bucket, alone.management_account, alone.member_stack_name) == (None, True, "ikr-member-role")
+    with pytest.raises(SystemExit):  # argparse: the two modes exclude each other (exit 2)
+        parser().parse_args(["deploy", "--standalone", "--management-account"])
