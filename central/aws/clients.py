@@ -171,6 +171,11 @@ def cloudformation(session: boto3.Session) -> Any:
     return _operator_client(session, "cloudformation")
 
 
+def lambda_(session: boto3.Session) -> Any:
+    """`ikr deploy` reads the account's Lambda concurrency quota through `central.aws.lambda_account`."""
+    return _operator_client(session, "lambda")
+
+
 @cache
 def _aws_domains() -> tuple[str, ...]:
     """The DNS suffixes of every AWS partition, from botocore's own partition data."""

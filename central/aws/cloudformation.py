@@ -69,6 +69,13 @@ class CloudFormation:
             }
 
     # -- StackSets -----------------------------------------------------------------------------
+    def organizations_access(self, call_as: str) -> str:
+        """Whether trusted access between StackSets and Organizations is on: ENABLED, DISABLED or
+        DISABLED_PERMANENTLY (DescribeOrganizationsAccess; the management account calls it as SELF,
+        a delegated administrator as DELEGATED_ADMIN)."""
+        with aws_call("cloudformation:DescribeOrganizationsAccess", "trusted access of StackSets"):
+            return str(self._cf.describe_organizations_access(CallAs=call_as)["Status"])
+
     def stack_set_exists(self, name: str, call_as: str) -> bool:
         try:
             with aws_call("cloudformation:DescribeStackSet", f"StackSet {name}"):
@@ -76,6 +83,15 @@ class CloudFormation:
         except AwsNotFound:
             return False
         return True
+
+    def stack_set_parameters(self, name: str, call_as: str) -> dict[str, str] | None:
+        """The StackSet's parameters (key → value); None for a StackSet that does not exist."""
+        try:
+            with aws_call("cloudformation:DescribeStackSet", f"StackSet {name}"):
+                described = self._cf.describe_stack_set(StackSetName=name, CallAs=call_as)["StackSet"]
+        except AwsNotFound:
+            return None
+        return {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in described.get("Parameters") or []}
 
     def create_stack_set(self, name: str, **request: Any) -> None:
         with aws_call("cloudformation:CreateStackSet", f"StackSet {name}"):

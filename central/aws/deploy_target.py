@@ -3,13 +3,32 @@ management account, and the caller's own account. Failures are `AwsError`s namin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from central.aws import clients as aws
-from central.aws.errors import aws_call
+from central.aws.errors import aws_call, error_code, translate
 
 if TYPE_CHECKING:
     from central.aws.sessions import Session
+
+# Organizations' answer to a caller whose account belongs to no Organization.
+_NOT_IN_USE = "AWSOrganizationsNotInUseException"
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    management_account_id: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    partition: str  # aws, aws-cn, aws-us-gov: from the caller's own ARN
 
 
 class DeployTarget:
@@ -19,6 +38,23 @@ class DeployTarget:
     @property
     def region(self) -> str:
         return str(self._session.region_name)
+
+    @cached_property
+    def caller(self) -> Caller:
+        with aws_call("sts:GetCallerIdentity", "the caller"):
+            me = aws.sts(self._session).get_caller_identity()
+        return Caller(account_id=str(me["Account"]), partition=str(me["Arn"]).split(":")[1])
+
+    @cached_property
+    def organization(self) -> Organization | None:
+        """The caller's Organization; None when its account belongs to none (a standalone account)."""
+        try:
+            found = aws.organizations(self._session).describe_organization()["Organization"]
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == _NOT_IN_USE:
+                return None
+            raise translate(exc, "organizations:DescribeOrganization", "the caller's Organization") from exc
+        return Organization(id=str(found["Id"]), management_account_id=str(found["MasterAccountId"]))
 
     def organization_id(self) -> str:
         with aws_call("organizations:DescribeOrganization", "the caller's Organization"):

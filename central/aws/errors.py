@@ -29,6 +29,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from central.domain.errors import IkrError, aws_reason
 
@@ -75,6 +76,8 @@ ACCESS_DENIED_CODES = frozenset(
         "AWSOrganizationsNotInUseException",
         "MessageRejected",  # SES: the sender is not verified or the account is in the sandbox
         "KMSAccessDeniedException",  # a KMS key's policy refuses the caller (Secrets Manager, SSM, ...)
+        "403",  # S3 HeadObject: a HEAD answer has no body, so botocore names the status
+        "Forbidden",
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -225,6 +228,9 @@ def aws_call(operation: str, resource: str = "") -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, operation, resource) from exc
+    except ResponseParserError as exc:  # not a BotoCoreError: an answer not in AWS's format (an emulator's page)
+        reason = "the endpoint's answer could not be read (not in AWS's format; an emulator without this call?)"
+        raise AwsError(operation, resource, reason, code=type(exc).__name__) from exc
 
 
 def reason_of(exc: IkrError) -> str:

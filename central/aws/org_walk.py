@@ -53,6 +53,7 @@ class WalkCursor(_Value):
 
     frames: tuple[WalkFrame, ...] = ()
     units: dict[str, OrgUnit] = Field(default_factory=dict)
+    management: tuple[str, ...] = ()  # the management account, named by the roots' ARNs
 
     @property
     def done(self) -> bool:
@@ -78,7 +79,15 @@ def start(org: OrganizationsClient) -> WalkCursor | None:
         raise translate(exc, "organizations:ListRoots", "the Organization") from exc
     units = {root["Id"]: _unit(root["Id"], root.get("Name", "Root"), resource_tags(org, root["Id"])) for root in roots}
     frames = tuple(WalkFrame(path=(root["Id"],)) for root in reversed(roots))
-    return WalkCursor(frames=frames, units=units)
+    management = tuple(sorted({found for root in roots if (found := _management_account_id(root))}))
+    return WalkCursor(frames=frames, units=units, management=management)
+
+
+def _management_account_id(root: Any) -> str:
+    """A root's ARN names the management account (arn:aws:organizations::<management>:root/o-.../r-...):
+    known without organizations:DescribeOrganization, a call the rotator's role is not given."""
+    arn = str(root.get("Arn", ""))
+    return arn.split(":")[4] if arn.count(":") >= 5 else ""
 
 
 def walk(org: OrganizationsClient, cursor: WalkCursor) -> Iterator[WalkPage]:
@@ -96,10 +105,10 @@ def _step(org: OrganizationsClient, cursor: WalkCursor) -> tuple[WalkCursor, lis
     if frame.phase == "accounts":
         page = _page(org, "ListAccountsForParent", parent, frame.token)
         path = cursor.path(frame)
-        accounts = [_account(listed, path) for listed in page.get("Accounts", [])]
+        accounts = [_account(listed, path, cursor.management) for listed in page.get("Accounts", [])]
         token = page.get("NextToken")
         rest = frame.model_copy(update={"token": token} if token else {"phase": "units", "token": None})
-        return _cursor((*below, rest), cursor.units), [account for account in accounts if account is not None]
+        return _cursor((*below, rest), cursor), [account for account in accounts if account is not None]
     page = _page(org, "ListOrganizationalUnitsForParent", parent, frame.token)
     units = dict(cursor.units)
     children: list[WalkFrame] = []
@@ -110,23 +119,27 @@ def _step(org: OrganizationsClient, cursor: WalkCursor) -> tuple[WalkCursor, lis
     token = page.get("NextToken")
     kept = (frame.model_copy(update={"token": token}),) if token else ()
     # Children above their parent's rest, the first child last: worked next, in listing order.
-    return _cursor((*below, *kept, *reversed(children)), units), []
+    return _cursor((*below, *kept, *reversed(children)), cursor, units), []
 
 
-def _cursor(frames: tuple[WalkFrame, ...], units: dict[str, OrgUnit]) -> WalkCursor:
+def _cursor(frames: tuple[WalkFrame, ...], before: WalkCursor, units: dict[str, OrgUnit] | None = None) -> WalkCursor:
+    known = before.units if units is None else units
     named = {unit for frame in frames for unit in frame.path}
-    return WalkCursor(frames=frames, units={unit: units[unit] for unit in named})
+    return WalkCursor(frames=frames, units={unit: known[unit] for unit in named}, management=before.management)
 
 
 def _unit(unit_id: str, name: str, tags: tuple[Tag, ...]) -> OrgUnit:
     return OrgUnit(id=unit_id, name=name, tags=tuple(tag for tag in tags if tag.key.upper().startswith(t.PREFIX)))
 
 
-def _account(listed: dict[str, Any], path: tuple[OrgUnit, ...]) -> Account | None:
+def _account(listed: dict[str, Any], path: tuple[OrgUnit, ...], management: tuple[str, ...]) -> Account | None:
     state = account_state.state_of(listed)
     if account_state.known_not_worked(state):
         return None
-    return Account(id=listed["Id"], name=listed.get("Name", listed["Id"]), path=path, state=state)
+    account_id = listed["Id"]
+    return Account(
+        id=account_id, name=listed.get("Name", account_id), path=path, state=state, management=account_id in management
+    )
 
 
 def _page(org: OrganizationsClient, operation: str, parent: str, token: str | None) -> Any:

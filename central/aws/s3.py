@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError
 
-from central.aws.errors import AwsError, AwsNotFound, aws_call
+from central.aws.errors import AwsError, AwsNotFound, aws_call, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,7 +34,8 @@ class Bucket:
 
     def has(self, key: str) -> bool:
         """Whether the object exists (HeadObject). A HEAD answer has no body: a missing bucket looks like
-        a missing object here, and shows when the object is written."""
+        a missing object here, and shows when the object is written. A caller without s3:ListBucket on
+        the bucket gets 403 for a missing object, as for one it may not read: `AwsAccessDenied`."""
         try:
             with aws_call("s3:HeadObject", self.uri(key)):
                 self._s3.head_object(Bucket=self.name, Key=key)
@@ -47,4 +49,7 @@ class Bucket:
             with aws_call("s3:PutObject", self.uri(key)):
                 self._s3.upload_file(str(path), self.name, key)
         except S3UploadFailedError as exc:  # the transfer manager wraps AWS's answer in its own error
+            answer = exc.__cause__ or exc.__context__
+            if isinstance(answer, ClientError):  # AWS's own answer: translated as any other call's
+                raise translate(answer, "s3:PutObject", self.uri(key)) from exc
             raise AwsError("s3:PutObject", self.uri(key), str(exc), code=type(exc).__name__) from exc

@@ -8,16 +8,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from central.aws import clients as aws
 from central.aws.cloudformation import CloudFormation
-from central.aws.deploy_target import DeployTarget
+from central.aws.deploy_target import DeployTarget, Organization
+from central.aws.errors import AwsError
+from central.aws.lambda_account import LambdaAccount
 from central.aws.partition import for_region as partition_for_region
 from central.aws.s3 import Bucket
-from central.deploy import artifact, bytecode, template
+from central.deploy import artifact, bytecode, checks, template
+from central.deploy.member_here import deploy_member_role_here
 from central.deploy.stack import StackDeployer, missing_required, stack_parameters
 from central.deploy.stackset import StackSetDeployer
+from central.deploy.upload import upload
 from central.domain.errors import UsageError
 
 DEFAULT_ARTIFACT = Path("dist/ikr-lambda.zip")
@@ -61,7 +65,9 @@ def add_package_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", required=True, help="S3 bucket (deploy region) for the artifact and templates")
+    parser.add_argument(
+        "--bucket", help="S3 bucket (deploy region) for the artifact and templates (not for --management-account)"
+    )
     parser.add_argument("--artifact", type=Path, help="a zip from `ikr package` (default: build one now)")
     parser.add_argument("--stack-name", default="ikr-central", help="the central stack (default: %(default)s)")
     parser.add_argument(
@@ -69,7 +75,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a central stack parameter (repeatable; overrides --parameters-file)",
+        help="a central stack parameter (repeatable; overrides --parameters-file); with --management-account, "
+        "a member role parameter",
     )
     parser.add_argument("--parameters-file", type=Path, help='JSON: {"Key": "Value"} or CloudFormation\'s list form')
     parser.add_argument(
@@ -85,6 +92,24 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
         help="default: SELF in the management account, else DELEGATED_ADMIN",
     )
     parser.add_argument("--no-stackset", action="store_true", help="deploy the central stack only")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--standalone",
+        action="store_true",
+        help="an account in no Organization: the central stack alone, working this account with its own "
+        "credentials (ManageCentralAccount=true), no StackSet (default when the account is in no Organization)",
+    )
+    mode.add_argument(
+        "--management-account",
+        action="store_true",
+        help="with the management account's credentials: deploy the member role there as a plain stack "
+        "(StackSets never deploy to the management account); its parameters come from the member StackSet",
+    )
+    parser.add_argument(
+        "--member-stack-name",
+        default="ikr-member-role",
+        help="the member role's stack with --management-account (default: %(default)s)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="show the change set and StackSet plan only")
     parser.add_argument("--region", help="default: the usual boto3 region (AWS_REGION / profile)")
 
@@ -92,7 +117,7 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
 class DeployOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str | None = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     artifact: Path | None
     stack_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     parameters: dict[str, str]
@@ -101,6 +126,15 @@ class DeployOptions(BaseModel):
     no_stackset: bool
     dry_run: bool
     region: str | None
+    standalone: bool = False
+    management_account: bool = False
+    member_stack_name: str = Field("ikr-member-role", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+    @model_validator(mode="after")
+    def _bucket_unless_member_role_only(self) -> DeployOptions:
+        if self.bucket is None and not self.management_account:
+            raise ValueError("--bucket is required (the artifact and the template are uploaded there)")
+        return self
 
     @field_validator("target_ous")
     @classmethod
@@ -143,10 +177,13 @@ def options_from(args: argparse.Namespace) -> DeployOptions:
             no_stackset=args.no_stackset,
             dry_run=args.dry_run,
             region=args.region,
+            standalone=args.standalone,
+            management_account=args.management_account,
+            member_stack_name=args.member_stack_name,
         )
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" if error["loc"] else error["msg"]
             for error in exc.errors(include_url=False, include_input=False)
         )
         raise UsageError(f"invalid deploy options: {problems}") from None
@@ -188,44 +225,64 @@ def build_artifact(
 
 def deploy(args: argparse.Namespace) -> int:
     options = options_from(args)
+    session = aws.region_session(options.region)
+    target = DeployTarget(session)
+    if options.management_account:
+        cf = CloudFormation(aws.cloudformation(session))
+        return deploy_member_role_here(
+            target,
+            cf,
+            options.parameters,
+            central_stack=options.stack_name,
+            member_stack=options.member_stack_name,
+            previous=previous_parameters(cf, options.member_stack_name),
+            dry_run=options.dry_run,
+        )
     central = template.load(template.CENTRAL_TEMPLATE)
     known = template.parameters(central)
     refused = sorted((set(options.parameters) - set(known)) | (set(options.parameters) & set(_MANAGED)))
     if refused:
         raise UsageError(f"not parameters of the central stack you may set: {', '.join(refused)}")
-    code = _artifact(options.artifact)
-    session = aws.region_session(options.region)
-    target = DeployTarget(session)
     region = target.region
     cf = CloudFormation(aws.cloudformation(session))
-    bucket = Bucket(aws.s3(session), options.bucket)
+    organization = organization_of(target, options.standalone)
     parameters = dict(options.parameters)
-    if "OrganizationId" not in parameters:
-        parameters["OrganizationId"] = target.organization_id()
+    if organization is None:
+        parameters.update(standalone_parameters(parameters, target.caller.account_id))
+    elif "OrganizationId" not in parameters:
+        parameters["OrganizationId"] = organization.id
+    previous = previous_parameters(cf, options.stack_name)
+    check_quota(central, parameters, previous, LambdaAccount(aws.lambda_(session), region))
+    with_stackset = organization is not None and not options.no_stackset
+    call_as = options.call_as or ("SELF" if _is_management(target, organization) else "DELEGATED_ADMIN")
+    if with_stackset:
+        checks.check_trusted_access(cf, call_as, print)
+    code = _artifact(options.artifact)
+    assert options.bucket is not None  # DeployOptions requires it outside --management-account
+    bucket = Bucket(aws.s3(session), options.bucket)
     code_key = f"ikr/lambda-{code.sha256[:20]}.zip"
     template_key = f"ikr/templates/central-{artifact.sha256_of(template.CENTRAL_TEMPLATE)[:20]}.yaml"
     parameters.update(ArtifactBucket=options.bucket, ArtifactKey=code_key)
-    previous = previous_parameters(cf, options.stack_name)
     chosen = stack_parameters(known, parameters, previous)
     missing = missing_required(known, chosen, creating=previous is None)
     if missing:
         raise UsageError(f"the central stack needs: {', '.join(missing)} (give them with --parameter KEY=VALUE)")
-    upload(bucket, code_key, code.path)
-    upload(bucket, template_key, template.CENTRAL_TEMPLATE)
+    partition = target.caller.partition
+    upload(bucket, code_key, code.path, print, partition)
+    upload(bucket, template_key, template.CENTRAL_TEMPLATE, print, partition)
     # The bucket's host is in the region's partition: amazonaws.com.cn in China.
     url = f"https://{options.bucket}.s3.{region}.{partition_for_region(region).dns_suffix}/{template_key}"
     deployer = StackDeployer(cf, print)
     # The central stack's roles carry no names of their own: CAPABILITY_IAM is enough.
     deployer.deploy(options.stack_name, {"TemplateURL": url}, chosen, ["CAPABILITY_IAM"], options.dry_run)
-    if options.no_stackset:
+    if not with_stackset or organization is None:
         return 0
     outputs = central_values(cf, options.stack_name)
     stackset_template = template.load(template.STACKSET_TEMPLATE)
-    name = str(template.parameters(stackset_template)["StackSetName"]["Default"])
+    name = stackset_name(stackset_template)
     if not outputs:
         print(f"stackset {name}: planned once the central stack exists (it names the roles the member role trusts)")
         return 0
-    call_as = options.call_as or call_as_for(target)
     ous = options.target_ous or target.root_ids()
     StackSetDeployer(cf, print, call_as).deploy(
         name,
@@ -236,7 +293,82 @@ def deploy(args: argparse.Namespace) -> int:
         region,
         dry_run=options.dry_run,
     )
+    if target.caller.account_id != organization.management_account_id:
+        print(management_account_hint(organization.management_account_id))
     return 0
+
+
+def organization_of(target: DeployTarget, standalone: bool) -> Organization | None:
+    """The caller's Organization, or None for a standalone deployment: an account in no Organization,
+    or `--standalone` (refused in an account that is in one: the run would work the Organization)."""
+    if not standalone:
+        found = target.organization
+        if found is None:
+            print(f"account {target.caller.account_id} is in no Organization: a standalone deployment (--standalone)")
+        return found
+    try:
+        found = target.organization
+    except AwsError as exc:  # e.g. no organizations:DescribeOrganization: the operator's word stands
+        print(f"--standalone: the Organization was not checked ({exc})")
+        return None
+    if found is not None:
+        raise UsageError(
+            f"--standalone: account {target.caller.account_id} is in Organization {found.id}, and ikr's run "
+            "would work the Organization, not this account alone; deploy without --standalone"
+        )
+    return None
+
+
+def standalone_parameters(given: dict[str, str], account_id: str) -> dict[str, str]:
+    """A standalone account's central stack: no Organization to assume roles in, and this account's own
+    users worked with the Lambdas' own credentials (the member role's permissions, here)."""
+    wanted = {"OrganizationId": "", "ManageCentralAccount": "true"}
+    clashing = [f"{key}={given[key]}" for key, value in wanted.items() if key in given and given[key] != value]
+    if clashing:
+        raise UsageError(
+            f"a standalone deployment sets {', '.join(f'{k}={v!r}' for k, v in wanted.items())}; "
+            f"not {', '.join(clashing)}"
+        )
+    print(
+        f"standalone: the central stack in account {account_id} works its own users (ManageCentralAccount=true); "
+        "no StackSet, no member role"
+    )
+    return wanted
+
+
+def check_quota(
+    central: dict[str, Any], given: dict[str, str], previous: dict[str, str] | None, lam: LambdaAccount
+) -> None:
+    parameters = template.parameters(central)
+
+    def value_of(key: str) -> str:
+        if key in given:
+            return given[key]
+        if previous is not None and key in previous:
+            return previous[key]
+        return str((parameters.get(key) or {}).get("Default", ""))
+
+    wanted = checks.reservations(central, value_of)
+    # An update of a stack that reserves already: those reservations are its own to keep.
+    held = sum(wanted.values()) if previous and previous.get(checks.RESERVE_PARAMETER) == "true" else 0
+    reserve = value_of(checks.RESERVE_PARAMETER) == "true"
+    cap = int(value_of("AccountWorkerMaxConcurrency") or 0)
+    checks.check_concurrency(lam, reserve, wanted, held, cap, print)
+
+
+def _is_management(target: DeployTarget, organization: Organization | None) -> bool:
+    return organization is not None and target.caller.account_id == organization.management_account_id
+
+
+def management_account_hint(management_account_id: str) -> str:
+    return (
+        f"management account {management_account_id}: StackSets never deploy to it, so it has no member role; "
+        "to manage its users, run `ikr deploy --management-account` with its credentials"
+    )
+
+
+def stackset_name(stackset_template: dict[str, Any]) -> str:
+    return str(template.parameters(stackset_template)["StackSetName"]["Default"])
 
 
 class _Code(BaseModel):
@@ -303,16 +435,3 @@ def previous_parameters(cf: CloudFormation, name: str) -> dict[str, str] | None:
     if current is None or current["StackStatus"] == "REVIEW_IN_PROGRESS":
         return None
     return {str(p["ParameterKey"]): str(p.get("ParameterValue", "")) for p in current.get("Parameters") or []}
-
-
-def upload(bucket: Bucket, key: str, path: Path) -> None:
-    """Content-named keys: an object already there is the same bytes, so it is not sent again."""
-    if bucket.has(key):
-        return
-    bucket.upload(path, key)
-    print(f"uploaded {bucket.uri(key)}")
-
-
-def call_as_for(target: DeployTarget) -> str:
-    """SELF in the management account, DELEGATED_ADMIN anywhere else (a registered delegated administrator)."""
-    return "SELF" if target.in_management_account() else "DELEGATED_ADMIN"

@@ -70,6 +70,9 @@ class Account(Frozen):
     path: tuple[OrgUnit, ...] = ()  # root first, the account's own parent last
     # Its Organizations `State` (central.domain.account_state): ACTIVE, or a state ikr does not know.
     state: str = "ACTIVE"
+    # The Organization's management account: StackSets never deploy the member role there, so ikr may
+    # find no role to enter (`ikr deploy --management-account` puts one there).
+    management: bool = False
 
     @property
     def ou_path(self) -> str:

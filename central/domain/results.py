@@ -25,6 +25,9 @@ class AccountStatus(StrEnum):
     DONE = "done"
     NOT_OPTED_IN = "not-opted-in"
     FAILED = "failed"
+    # Opted in, but ikr's access was never put there (the management account without its member role):
+    # a deployment step to take once, not a failure of every run.
+    NOT_DEPLOYED = "not-deployed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,10 @@ def totals(result: RunResult) -> str:
     by_status = {status: sum(1 for a in result.accounts if a.status is status) for status in AccountStatus}
     users = ", ".join(f"{result.total(o)} {o.value}" for o in _COUNTED if result.total(o))
     verdict = "some accounts or users FAILED (exit 1)" if result.failed else "all well"
+    # Said only when there is one: the management account without its member role, told once per run.
+    not_deployed = by_status[AccountStatus.NOT_DEPLOYED]
+    missing = f", {not_deployed} not deployed" if not_deployed else ""
     return (
         f"accounts: {by_status[AccountStatus.DONE]} done, {by_status[AccountStatus.NOT_OPTED_IN]} not opted in, "
-        f"{by_status[AccountStatus.FAILED]} failed; users: {users or 'none'}; {verdict}"
+        f"{by_status[AccountStatus.FAILED]} failed{missing}; users: {users or 'none'}; {verdict}"
     )

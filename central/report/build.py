@@ -93,11 +93,13 @@ def not_worked_row(scope: AccountScope, state: AccountState, detail: str) -> Rep
         AccountState.NOT_OPTED_IN: RowKind.NOT_OPTED_IN,
         AccountState.UNREACHABLE: RowKind.UNREACHABLE,
         AccountState.BAD_TAGS: RowKind.BAD_ACCOUNT_TAGS,
+        AccountState.NOT_DEPLOYED: RowKind.NOT_DEPLOYED,
     }[state]
     action = {
         AccountState.NOT_OPTED_IN: "none: not opted in (tag the account or an OU above it IKR:ENABLED=true)",
         AccountState.UNREACHABLE: "none until ikr can enter the account",
         AccountState.BAD_TAGS: "none until the account or OU tag is fixed",
+        AccountState.NOT_DEPLOYED: "none until ikr's access is deployed there (see the reason)",
     }[state]
     return ReportRow(
         kind=kind,
@@ -105,7 +107,8 @@ def not_worked_row(scope: AccountScope, state: AccountState, detail: str) -> Rep
         account_state=state,
         account_detail=detail,
         next_action=action,
-        problem=state is not AccountState.NOT_OPTED_IN,
+        # Not opted in, or not deployed: a decision or a step to take once, not a failure of each run.
+        problem=state not in (AccountState.NOT_OPTED_IN, AccountState.NOT_DEPLOYED),
         reason=detail,
     )
 
@@ -287,6 +290,7 @@ def summarize(accounts: Sequence[AccountRow], rows: Sequence[ReportRow]) -> Summ
         opted_in=sum(1 for a in accounts if a.state is AccountState.OPTED_IN),
         not_opted_in=sum(1 for a in accounts if a.state is AccountState.NOT_OPTED_IN),
         unreachable=unreachable,
+        not_deployed=sum(1 for a in accounts if a.state is AccountState.NOT_DEPLOYED),
         managed_users=sum(a.managed_users for a in accounts),
         due_now=sum(a.due_now for a in accounts),
         overdue=sum(a.overdue for a in accounts),
@@ -299,7 +303,13 @@ def summarize(accounts: Sequence[AccountRow], rows: Sequence[ReportRow]) -> Summ
     )
 
 
-_STATE_ORDER = (AccountState.OPTED_IN, AccountState.UNREACHABLE, AccountState.BAD_TAGS, AccountState.NOT_OPTED_IN)
+_STATE_ORDER = (
+    AccountState.OPTED_IN,
+    AccountState.UNREACHABLE,
+    AccountState.BAD_TAGS,
+    AccountState.NOT_DEPLOYED,
+    AccountState.NOT_OPTED_IN,
+)
 
 
 def assemble(

@@ -36,6 +36,7 @@ from central.report.build import (
     opted_in_detail,
 )
 from central.report.rows import AccountRow, AccountState, Report, ReportRow
+from central.rotation.not_deployed import not_deployed_reason
 from central.rotation.run import account_scopes
 
 logger = Logger(service="ikr")
@@ -118,6 +119,10 @@ def report_account(
     try:
         data = read_account(services, scope, now, reading)
     except IkrError as exc:
+        missing = not_deployed_reason(scope.account, exc, services.broker.central_account_id)
+        if missing is not None:
+            rows = [not_worked_row(scope, AccountState.NOT_DEPLOYED, missing)]
+            return account_summary(scope, AccountState.NOT_DEPLOYED, missing, rows), rows
         # An AccountError's text names its account already ("account <id>: ..."); anything else is given it.
         reason = str(exc) if isinstance(exc, AccountError) else f"account {scope.account.id}: {_reason(exc)}"
         logger.error("account not read for the report", account_id=scope.account.id, reason=reason)

@@ -121,7 +121,8 @@ def _tiles(report: Report) -> str:
                     "accounts",
                     "",
                     "accounts",
-                    f"{s.opted_in} opted in, {s.not_opted_in} not, {s.unreachable} unreachable",
+                    f"{s.opted_in} opted in, {s.not_opted_in} not, {s.unreachable} unreachable"
+                    + (f", {s.not_deployed} not deployed" if s.not_deployed else ""),
                 ),
                 _tile(s.managed_users, "managed users", "ok", "managed-users"),
                 _tile(s.due_now, "due now", "due", "due-now", "rotated by the next run"),

@@ -20,7 +20,8 @@ def summary_line(report: Report) -> str:
     s: Summary = report.summary
     return (
         f"ikr report at {report.generated_at:%Y-%m-%d %H:%M} UTC: {s.accounts} account(s) "
-        f"({s.opted_in} opted in, {s.not_opted_in} not opted in, {s.unreachable} unreachable); "
+        f"({s.opted_in} opted in, {s.not_opted_in} not opted in, {s.unreachable} unreachable"
+        f"{f', {s.not_deployed} not deployed' if s.not_deployed else ''}); "
         f"{s.managed_users} managed user(s): {s.due_now} due now, {s.overdue} overdue, "
         f"{s.pending_deletions} old key(s) pending deletion; {s.unmanaged_risk} unmanaged at risk; "
         f"{s.failures} failure(s)"

@@ -29,6 +29,7 @@ class RowKind(StrEnum):
     NOT_OPTED_IN = "not-opted-in"
     UNREACHABLE = "unreachable"  # the member role could not be assumed, or IAM refused
     BAD_ACCOUNT_TAGS = "bad-account-tags"  # an IKR tag on the account or an OU above it is invalid
+    NOT_DEPLOYED = "not-deployed"  # opted in, but ikr's access is not there: the management account's member role
 
 
 class AccountState(StrEnum):
@@ -36,6 +37,7 @@ class AccountState(StrEnum):
     NOT_OPTED_IN = "not-opted-in"
     UNREACHABLE = "unreachable"
     BAD_TAGS = "bad-tags"
+    NOT_DEPLOYED = "not-deployed"
 
 
 class Origin(StrEnum):
@@ -128,6 +130,7 @@ class Summary(_Row):
     opted_in: int
     not_opted_in: int
     unreachable: int = Field(description="accounts not worked: no access, or a bad account/OU tag")
+    not_deployed: int = Field(0, description="opted-in accounts ikr's access was never deployed to (management)")
     managed_users: int
     due_now: int = Field(description="managed users the next run rotates")
     overdue: int = Field(description="rows due, or whose old key's deletion passed, more than a day ago")

@@ -33,6 +33,7 @@ from central.domain.model import Account
 from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.scope import AccountScope, resolve
 from central.rotation.account import RotationContext, new_run_id, rotate_account_part
+from central.rotation.not_deployed import not_deployed_reason
 
 logger = Logger(service="ikr")
 
@@ -230,6 +231,10 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         )
         return AccountRun(part.result, left=part.left)
     except IkrError as exc:
+        missing = not_deployed_reason(account, exc, services.broker.central_account_id)
+        if missing is not None:
+            logger.warning("account not deployed", account_id=account.id, reason=missing)
+            return AccountRun(_row(account, AccountStatus.NOT_DEPLOYED, missing))
         return failed_run(account, exc)
     finally:
         services.broker.release(account.id)
@@ -239,14 +244,13 @@ def failed_run(account: Account, exc: IkrError) -> AccountRun:
     """The account's row when it could not be worked: its id and AWS's own words, logged once."""
     reason = f"account {account.id}: {exc.reason}" if isinstance(exc, AwsError) else str(exc)
     logger.error("account failed", account_id=account.id, reason=reason)
-    row = AccountResult(
-        account_id=account.id,
-        account_name=account.name,
-        ou_path=account.ou_path,
-        status=AccountStatus.FAILED,
-        detail=reason,
+    return AccountRun(_row(account, AccountStatus.FAILED, reason), passing=_passing(exc))
+
+
+def _row(account: Account, status: AccountStatus, detail: str) -> AccountResult:
+    return AccountResult(
+        account_id=account.id, account_name=account.name, ou_path=account.ou_path, status=status, detail=detail
     )
-    return AccountRun(row, passing=_passing(exc))
 
 
 def _passing(exc: IkrError) -> bool:

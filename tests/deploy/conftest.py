@@ -6,6 +6,9 @@ import io
 import zipfile
 from pathlib import Path
 
+# Offline clients answered by botocore's Stubber, for the checks `ikr deploy` makes (test_deploy_checks.py).
+from tests.unit.test_aws_edge_adapters import session, stubbed  # noqa: F401 - fixtures
+
 
 def tiny_artifact(path: Path) -> Path:
     """A stand-in Lambda zip: moto stores function code but never runs it."""

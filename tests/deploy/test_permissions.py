@@ -28,6 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from central.aws.cloudformation import CloudFormation
 from central.aws.stream_pump import Checkpoint, pump
 from central.cli.main import parser
 from central.deploy import command as deploying
@@ -181,6 +182,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
         central.client("s3").create_bucket(Bucket="ikr-artifacts")
         artifact = tiny_artifact(work / "ikr.zip")
+        # moto 5.2 in process has no DescribeOrganizationsAccess (it raises NotImplementedError through
+        # botocore): trusted access is taken as on here; AWS's answers are tested in test_deploy_checks.py.
+        patch.setattr(CloudFormation, "organizations_access", lambda _self, _call_as: "ENABLED")
         # parse_args + the command itself, not main(): main routes the process's logging for a terminal.
         code = deploying.deploy(
             parser().parse_args(

@@ -139,9 +139,19 @@ def test_log_groups_have_retention_and_are_the_functions_own(central: dict[str, 
         assert central["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def test_rotator_runs_alone_on_the_original_schedule(central: dict[str, Any]) -> None:
-    assert central["Resources"]["RotatorFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+def test_rotator_runs_on_the_original_schedule_reserving_one_only_when_asked(central: dict[str, Any]) -> None:
+    """No reservation by default (a new account's quota may be 10; AWS keeps 100 unreserved): two runs at
+    once are safe through the users' leases (tests/integration/test_overlap_sweep.py)."""
+    reserved = central["Resources"]["RotatorFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["ReservesConcurrency", 1, {"Ref": "AWS::NoValue"}]}
+    assert template.parameters(central)["ReserveConcurrency"]["Default"] == "false"
     assert template.parameters(central)["RotationSchedule"]["Default"] == "cron(0 12 * * ? *)"
+
+
+def test_the_account_worker_is_capped_by_its_queue_not_by_a_reservation(central: dict[str, Any]) -> None:
+    mapping = central["Resources"]["AccountQueueMapping"]["Properties"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "AccountWorkerMaxConcurrency"}}
+    assert template.parameters(central)["AccountWorkerMaxConcurrency"]["MinValue"] == 2  # Lambda's own minimum
 
 
 def test_central_account_policy_is_the_member_roles(central: dict[str, Any], member: dict[str, Any]) -> None:

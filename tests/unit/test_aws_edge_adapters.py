@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.stub import Stubber
 
@@ -28,6 +29,7 @@ from central.aws.errors import (
     aws_call,
 )
 from central.aws.iam_read import IamReader
+from central.aws.lambda_account import LambdaAccount
 from central.aws.parameters import CentralParameters
 from central.aws.s3 import Bucket
 from central.aws.ses import SesSender
@@ -119,6 +121,34 @@ CALLS: list[tuple[str, str, str, Call, str]] = [
         lambda s, _c: DeployTarget(s).organization_id(),
         "the caller's Organization",
     ),
+    (
+        "org-or-standalone",
+        "organizations",
+        "describe_organization",
+        lambda s, _c: DeployTarget(s).organization,
+        "the caller's Organization",
+    ),
+    (
+        "cf-trusted-access",
+        "cloudformation",
+        "describe_organizations_access",
+        lambda _s, cf: CloudFormation(cf).organizations_access("DELEGATED_ADMIN"),
+        "trusted access of StackSets",
+    ),
+    (
+        "cf-stackset-parameters",
+        "cloudformation",
+        "describe_stack_set",
+        lambda _s, cf: CloudFormation(cf).stack_set_parameters("ikr-member-role", "SELF"),
+        "StackSet ikr-member-role",
+    ),
+    (
+        "lambda-quota",
+        "lambda",
+        "get_account_settings",
+        lambda s, c: LambdaAccount(c, "eu-west-1").concurrency(),
+        "the account's Lambda quota in eu-west-1",
+    ),
 ]
 ANSWERS = [
     ("AccessDenied", 403, AwsAccessDenied, False, False),
@@ -130,6 +160,8 @@ ANSWERS = [
 
 def _client(session: boto3.Session, service: str) -> Any:
     """The cached client the adapters use (CloudFormation's adapter is handed one)."""
+    if service == "lambda":
+        return aws.lambda_(session)
     return aws.cloudformation(session) if service == "cloudformation" else getattr(aws, service)(session)
 
 
@@ -147,6 +179,32 @@ def test_each_adapter_translates_each_kind_of_answer_naming_the_resource(
     assert (caught.value.retryable, caught.value.uncertain, caught.value.code) == (retryable, uncertain, code)
     assert names in str(caught.value)
     assert isinstance(caught.value.__cause__, ClientError)
+
+
+def test_an_account_in_no_organization_is_standalone_not_an_error(session, stubbed):
+    stubbed(aws.organizations(session)).add_client_error(
+        "describe_organization", "AWSOrganizationsNotInUseException", "not a member", 400
+    )
+    assert DeployTarget(session).organization is None
+
+
+def test_an_answer_not_in_aws_format_is_an_aws_error_naming_the_call(session):
+    """An emulator without the operation (moto's HTML 500) raises botocore's ResponseParserError, which
+    is no BotoCoreError: translated all the same."""
+    cf = aws.cloudformation(session)
+
+    def html_page(request: Any, **_: Any) -> Any:
+        class Raw:
+            def stream(self, **_: Any) -> Iterator[bytes]:
+                yield b"<!doctype html><title>500 Internal Server Error</title>"
+
+        return AWSResponse(request.url, 500, {}, Raw())
+
+    cf.meta.events.register_first("before-send.cloudformation.DescribeOrganizationsAccess", html_page)
+    with pytest.raises(AwsError) as caught:
+        CloudFormation(cf).organizations_access("SELF")
+    assert caught.value.code == "ResponseParserError"
+    assert str(caught.value).startswith("cloudformation:DescribeOrganizationsAccess (trusted access of StackSets):")
 
 
 @pytest.mark.parametrize(
