@@ -156,7 +156,9 @@ def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
 
 
 def lambda_(session: boto3.Session) -> Any:
-    """No type stubs for Lambda here: only `central.aws.relaunch` calls it (the rotator invoking itself)."""
+    """No type stubs for Lambda here: `central.aws.relaunch` calls it (the rotator invoking itself, so
+    Lambda's model is in the artifact), and `ikr deploy` reads the account's concurrency quota
+    through `central.aws.lambda_account`."""
     return _client(session, "lambda")
 
 
@@ -169,11 +171,6 @@ _operator_client = _client
 def cloudformation(session: boto3.Session) -> Any:
     """No type stubs for CloudFormation here: only `central.aws.cloudformation` calls it."""
     return _operator_client(session, "cloudformation")
-
-
-def lambda_(session: boto3.Session) -> Any:
-    """`ikr deploy` reads the account's Lambda concurrency quota through `central.aws.lambda_account`."""
-    return _operator_client(session, "lambda")
 
 
 @cache

@@ -13,7 +13,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from central.aws import organizations
+from central.aws import org_walk
 from central.aws.organizations import discover_from
 from central.domain.results import AccountStatus, Outcome
 from central.domain.summary import totals
@@ -45,7 +45,7 @@ def test_discovery_knows_the_management_account_by_the_roots_arn(central: boto3.
 def _dev_as_management(harness, monkeypatch: pytest.MonkeyPatch, code: str = "AccessDenied") -> str:
     """dev plays the management account; AssumeRole into it is refused with `code`."""
     dev = str(harness.world.account_ids["dev"])
-    monkeypatch.setattr(organizations, "_management_account_id", lambda _root: dev)
+    monkeypatch.setattr(org_walk, "_management_account_id", lambda _root: dev)
     Faults(monkeypatch).refuse(
         "AssumeRole",
         code=code,
