@@ -9,7 +9,7 @@ ikr calls, while a real entry point runs on the emulator. Each case must end
 - and with nothing lost (`Scenario.lost`).
 
 The suite runs a sample (each operation's first documented error and one drawn with a fixed seed);
-`make error-matrix` (IKR_ERROR_MATRIX=full) runs every case and prints "operations × documented
+`make error-matrix` (IKR_ERROR_MATRIX=full) runs every case and prints "operations x documented
 errors: tried / handled". IKR_ERROR_MATRIX=record runs each scenario once, clean, and writes which
 operations it reaches (tests/data/aws_calls_scenarios.json).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-
 from types import SimpleNamespace
 
 import boto3
@@ -47,6 +46,7 @@ def _scenario(name: str, request: pytest.FixtureRequest, central: boto3.Session)
         request.getfixturevalue("monkeypatch"),
         request.getfixturevalue("capsys"),
         request.getfixturevalue("caplog"),
+        request.getfixturevalue("tmp_path"),
     )
 
 
