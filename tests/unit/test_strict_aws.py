@@ -13,7 +13,7 @@ from tests.support.strict_aws import violations_of
 _models = botocore.session.get_session()
 
 
-def _problems(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
+def _problems(service: str, operation: str, params: dict[str, object]) -> list[tuple[str, str]]:
     return violations_of(_models.get_service_model(service).operation_model(operation).input_shape, params)
 
 
