@@ -13,8 +13,6 @@ thread, which each account gets; what they share is the loader, and its reads ar
 
 from __future__ import annotations
 
-import importlib
-import os
 import threading
 from datetime import datetime
 from typing import Any
@@ -27,12 +25,6 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Credent
 
 _loader = botocore.loaders.create_loader()
 _lock = threading.Lock()
-
-# Tests only: IKR_AWS_TEST_HOOKS names a module that, imported, registers botocore event handlers for
-# every session made afterwards (the strict AWS layer, tests/support/strict_aws.py, in the `ikr` the
-# end-to-end tests run as a subprocess). Unset, as in production, this costs one look-up at import.
-if _test_hooks := os.environ.get("IKR_AWS_TEST_HOOKS"):
-    importlib.import_module(_test_hooks)
 
 
 def shared_loader() -> botocore.loaders.Loader:

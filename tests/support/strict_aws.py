@@ -17,7 +17,7 @@ Every request checked is counted by operation, and those made by ikr's own clien
 matrix (`tests.support.error_matrix`) injects errors into.
 
 `ikr` run as a subprocess (the end-to-end tests) loads this module when IKR_AWS_TEST_HOOKS names it
-(`central.aws.session_factory`); it writes its counts and violations into the folder named by
+(`central/aws/__init__.py`); it writes its counts and violations into the folder named by
 IKR_STRICT_AWS_DIR, which the pytest process reads.
 """
 
@@ -39,7 +39,7 @@ import regex
 from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel, Shape, StringShape
 
-HOOKS_ENV = "IKR_AWS_TEST_HOOKS"  # read by central.aws.session_factory: a module to import
+HOOKS_ENV = "IKR_AWS_TEST_HOOKS"  # read by central/aws/__init__.py: a module to import
 DIR_ENV = "IKR_STRICT_AWS_DIR"  # where a process writes its counts and violations
 MODULE = __name__
 
