@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls bench-warm bench-artifact bench-org sweeps venv clean chromium
+.PHONY: demo test lint templates unit quick bench bench-cpu bench-calls bench-warm bench-artifact bench-org sweeps venv clean \
+	chromium error-matrix record-aws-calls
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,3 +90,17 @@ bench-calls: $(STAMP)  # AWS calls per rotated user and per destroyed key, by se
 # `python -m tests.bench.org_scale --help`), and the peak memory of the CLI's run for 8,000 and 10,000.
 bench-org: $(STAMP)
 	$(BIN)/python -m tests.bench.org_scale
+
+# Every documented AWS error of every operation ikr calls, injected once into a real entry point on the
+# emulator (tests/integration/test_error_matrix.py): first which operations each scenario reaches,
+# then every case. Prints "error matrix: N operations × documented errors: T tried / H handled".
+error-matrix: $(STAMP)
+	IKR_ERROR_MATRIX=record $(BIN)/python -m pytest -q -p no:randomly tests/integration/test_error_matrix.py \
+	  -k test_record_what_each_scenario_reaches | grep -E "passed|failed|Error"
+	IKR_ERROR_MATRIX=full $(BIN)/python -m pytest -q -n 2 -p no:randomly tests/integration/test_error_matrix.py \
+	  | grep -E "^FAILED|error matrix|passed|failed"
+
+# The operations ikr's own code calls, as the strict AWS layer records them over a whole suite run:
+# the error matrix's rows (tests/data/aws_calls_suite.json).
+record-aws-calls: $(STAMP)
+	IKR_STRICT_AWS_RECORD=tests/data/aws_calls_suite.json $(BIN)/python -m pytest -n 2 -q -m "not slow"

@@ -10,6 +10,9 @@ import pytest
 from central.aws import clients as aws_clients
 from central.wiring import forget_warm_services
 
+# Every AWS request of every test checked against its service model (tests/support/strict_aws.py).
+pytest_plugins = ["tests.support.strict_pytest"]
+
 
 @pytest.fixture(autouse=True)
 def cold_execution_environment() -> Iterator[None]:

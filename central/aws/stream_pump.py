@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from central.aws.errors import aws_call
 from central.aws.partition import COMMERCIAL, of_arn
 
 if TYPE_CHECKING:
@@ -82,11 +83,13 @@ def pump(
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
         else:
             kwargs.update(ShardIteratorType="TRIM_HORIZON")
-        iterator: str | None = streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        with aws_call("dynamodbstreams:GetShardIterator", f"stream {stream_arn} shard {shard_id}"):
+            iterator: str | None = streams.get_shard_iterator(**kwargs)["ShardIterator"]
         for _ in range(_MAX_PAGES_PER_SHARD):
             if not iterator:
                 break
-            page = streams.get_records(ShardIterator=iterator, Limit=batch_size)
+            with aws_call("dynamodbstreams:GetRecords", f"stream {stream_arn} shard {shard_id}"):
+                page = streams.get_records(ShardIterator=iterator, Limit=batch_size)
             records = page["Records"]
             if not records:
                 break  # the emulator never returns a null NextShardIterator: stop on an empty page
@@ -109,7 +112,8 @@ def _shards(streams: DynamoDBStreamsClient, stream_arn: str) -> list[str]:
     shards: list[str] = []
     start: dict[str, str] = {}
     while True:
-        description = streams.describe_stream(StreamArn=stream_arn, **start)["StreamDescription"]  # type: ignore[arg-type]
+        with aws_call("dynamodbstreams:DescribeStream", f"stream {stream_arn}"):
+            description = streams.describe_stream(StreamArn=stream_arn, **start)["StreamDescription"]  # type: ignore[arg-type]
         shards.extend(shard["ShardId"] for shard in description.get("Shards", []))
         last = description.get("LastEvaluatedShardId")
         if not last:

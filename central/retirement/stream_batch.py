@@ -13,18 +13,32 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from central.aws.errors import reason_of
 from central.aws.expiry_stream import removed_by_ttl, removed_item, screen
+from central.domain.errors import IkrError
 from central.retirement.destroy import OUTCOME_METRICS, DestroyContext, destroy
+
+logger = Logger(service="ikr")
 
 
 def destroy_record(record: DynamoDBRecord, ctx: DestroyContext, counts: Counter[str], position: int | None) -> None:
     item = removed_item(record, position)
     if item is None:
         return  # nothing to act on, or malformed (logged): retrying cannot mend it
-    result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record), event_id=record.event_id)
+    try:
+        result = destroy(ctx, item, removed_by_ttl=removed_by_ttl(record), event_id=record.event_id)
+    except IkrError as exc:
+        # The answer could not be written (the table throttled or failed): the record is reported
+        # failed and comes again. Said here once, naming the key, as Powertools logs it at DEBUG only.
+        logger.warning(
+            f"{item.where}: old key not handled yet, the record comes again: {reason_of(exc)}",
+            extra={"account_id": item.account_id, "user": item.user_name, "old_key_id": item.old_key_id},
+        )
+        raise
     metric = OUTCOME_METRICS.get(result.outcome)
     if metric:
         counts[metric] += 1

@@ -515,7 +515,18 @@ class WebhookSink(_Stoppable):
 # -- the environment of the `ikr` CLI ---------------------------------------------------------------
 
 # PYTHONPATH: a worktree run with its code first on the path must test that code, not the editable install.
-_KEPT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+# IKR_AWS_TEST_HOOKS / IKR_STRICT_AWS_DIR: the strict AWS layer in `ikr` (tests/support/strict_pytest.py).
+_KEPT = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "SYSTEMROOT",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "IKR_AWS_TEST_HOOKS",
+    "IKR_STRICT_AWS_DIR",
+)
 
 
 def env_for(moto_url: str, smtp_port: int | None = None, **extra: str | int | None) -> dict[str, str]:

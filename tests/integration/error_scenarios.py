@@ -1,0 +1,349 @@
+"""The error matrix's scenarios: each drives one real entry point (`ikr` in process, a Lambda handler)
+on moto in process, over a small world, and says afterwards whether anything was lost.
+
+A scenario is set up (`prepare`), run once (`run`), and judged (`lost`): what the run printed and
+logged comes back as an `Outcome`; `lost` names every key deleted that should have stayed and every
+key made but recorded nowhere. The order of `SCENARIOS` is the order of preference when several
+reach one operation (the cheapest first).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from central.aws.errors import CONDITION_CODES, NOT_FOUND_CODES
+from central.aws.expiry_item import ExpiryItem, State, epoch
+from central.aws.expiry_table import ExpiryTable
+from central.aws.stream_pump import LocalLambdaContext
+from central.cli.main import main
+from handlers import destructor, reporter, rotator
+from tests.integration.conftest import TABLE
+from tests.integration.destroy_scene import MEMBER, NOW, Scene, build_scene
+from tests.integration.fixtures_extra import LATER
+from tests.integration.test_destructor import record
+from tests.support.error_matrix import Case
+from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
+
+MAIL_FROM = "ikr@example.com"
+ADMIN = "secops@example.com"
+BUCKET = "ikr-reports-matrix"
+QUEUE = "ikr-accounts-matrix"
+SPEC = OrgSpec(
+    ous={"Work": {"IKR:ENABLED": "true", "IKR:ROTATE_AFTER_DAYS": "60"}},
+    accounts=[
+        AccountSpec(
+            "prod",
+            "Work",
+            {},
+            [
+                UserSpec("alice", {"IKR:EMAIL": "alice@example.com"}),
+                UserSpec(
+                    "deployer", {"IKR:EMAIL": "platform@example.com", "IKR:DELIVERY": "secretsmanager:ikr/ci/deployer"}
+                ),
+                UserSpec("builder", {"IKR:EMAIL": "platform@example.com", "IKR:DELIVERY": "ssm:/ikr/ci/builder"}),
+            ],
+        )
+    ],
+)
+
+# Answers about the state of things (it is not there; someone else changed it first) that ikr rightly
+# acts on: injected, they contradict the emulator's state, so a key the answer calls gone may stay.
+STATE_ANSWERS = NOT_FOUND_CODES | CONDITION_CODES
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None = None  # the CLI's; None for a handler
+    response: Any = None  # a handler's
+    raised: BaseException | None = None  # what escaped the entry point
+    shown: list[str] = field(default_factory=list)  # stdout, stderr and ikr's log records from INFO up
+    logged: list[str] = field(default_factory=list)  # every other log record (DEBUG, the SDK's, moto's)
+
+    @property
+    def lines(self) -> list[str]:
+        return [*self.shown, *self.logged]
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class Scenario:
+    name = ""
+    names: tuple[str, ...] = ()  # accounts, users, resources a message may name
+
+    def __init__(
+        self,
+        central: boto3.Session,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+        tmp: Path,
+    ) -> None:
+        self.tmp = tmp
+        self.central = central
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+        self.caplog = caplog
+        self.keys_before: dict[tuple[str, str], set[str]] = {}
+
+    def prepare(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> Outcome:
+        raise NotImplementedError
+
+    def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
+        raise NotImplementedError
+
+    # -- shared steps ---------------------------------------------------------------------------------
+    def environment(self, **values: str) -> None:
+        for name, value in {
+            "MAIL_CLIENT": "ses",
+            "MAIL_FROM": MAIL_FROM,
+            "ADMIN_EMAIL": ADMIN,
+            "IAM_KEY_ROTATOR_TABLE": TABLE,
+            "IKR_ALLOW_CLOCK_OVERRIDE": "1",
+            "IKR_AWS_MAX_ATTEMPTS": "2",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "ikr-matrix",
+            **values,
+        }.items():
+            self.monkeypatch.setenv(name, value)
+
+    def table(self) -> ExpiryTable:
+        return ExpiryTable(self.central.client("dynamodb"), TABLE)
+
+    def items(self) -> list[ExpiryItem]:
+        raw = self.central.client("dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
+        return [ExpiryItem.from_item(item) for item in raw]
+
+    def capture(self, call: Callable[[], Any]) -> Outcome:
+        """Run the entry point; what it returned or raised, printed and logged."""
+        self.caplog.clear()
+        self.caplog.set_level(logging.DEBUG)
+        self.capsys.readouterr()
+        outcome = Outcome()
+        try:
+            outcome.response = call()
+        except Exception as exc:  # whatever escapes the entry point is judged, not raised
+            outcome.raised = exc
+        captured = self.capsys.readouterr()
+        outcome.shown = [*captured.out.splitlines(), *captured.err.splitlines()]
+        for rec in self.caplog.records:
+            fields = {k: v for k, v in rec.__dict__.items() if k not in ("msg", "args", "exc_info", "exc_text")}
+            ikr = rec.name.split(".")[0] == "ikr" and rec.levelno >= logging.INFO  # what an operator reads
+            lines = outcome.shown if ikr else outcome.logged
+            lines.append(f"{rec.getMessage()} {json.dumps(fields, default=str)}")
+            if rec.exc_info:
+                lines.append(logging.Formatter().formatException(rec.exc_info))
+        return outcome
+
+
+class _WorldScenario(Scenario):
+    """An Organization with one opted-in account whose three users are due (mail, a secret, a parameter)."""
+
+    world: World
+
+    def prepare(self) -> None:
+        self.world = build_world(self.central, SPEC)
+        self.table().create()
+        self.central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
+        account_id = self.world.account_ids["prod"]
+        nodes = (self.world.root_id, *self.world.ou_ids.values(), self.world.management_id, "the Organization")
+        self.names = (account_id, "alice", "deployer", "builder", TABLE, "ikr/ci/deployer", "/ikr/ci/builder", *nodes)
+        self.keys_before = self._keys()
+
+    def _keys(self) -> dict[tuple[str, str], set[str]]:
+        account_id = self.world.account_ids["prod"]
+        iam = self.world.session(account_id).client("iam")
+        return {
+            (account_id, user.name): {
+                meta["AccessKeyId"] for meta in iam.list_access_keys(UserName=user.name)["AccessKeyMetadata"]
+            }
+            for user in SPEC.accounts[0].users
+        }
+
+    def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
+        """Rotation deletes no key it found; a key it made is recorded in the table, or gone again."""
+        problems = []
+        recorded = {key for item in self.items() for key in (item.new_key_id, item.old_key_id) if key}
+        for (account_id, user), after in self._keys().items():
+            before = self.keys_before[(account_id, user)]
+            problems += [f"{account_id} {user}: key {key} was deleted" for key in sorted(before - after)]
+            problems += [
+                f"{account_id} {user}: key {key} made but recorded nowhere" for key in sorted(after - before - recorded)
+            ]
+        return problems
+
+
+class Rotate(_WorldScenario):
+    """`ikr rotate`: discovery, the sweep, rotation with mail (SES), a secret and a parameter."""
+
+    name = "rotate"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment(ENCRYPT_KEY_PAIR="true")
+        # An old key of an account outside the scan whose time is up: the rotator's sweep removes it.
+        overdue = ExpiryItem(
+            account_id=MEMBER,
+            user_name="gone",
+            old_key_id="AKIAOVERDUE000000000",
+            state=State.SCHEDULED,
+            started_at=epoch(LATER - timedelta(days=10)),
+            new_key_id="AKIAOVERDUENEW000000",
+            expires_at=epoch(LATER - timedelta(days=1)),
+        )
+        self.table().put(overdue)
+
+    def run(self) -> Outcome:
+        outcome = self.capture(lambda: main(["rotate", "--now", LATER.isoformat()]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+
+class Report(_WorldScenario):
+    """The reporter Lambda: the report to S3, the summary to the administrator."""
+
+    name = "report"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.central.client("s3").create_bucket(Bucket=BUCKET)
+        self.names = (*self.names, BUCKET)
+        self.environment(IKR_REPORT_BUCKET=BUCKET, IKR_NOW=LATER.isoformat())
+
+    def run(self) -> Outcome:
+        reporter.metrics.clear_metrics()
+        return self.capture(lambda: reporter.handler({"source": "aws.events"}, LocalLambdaContext(function_name="r")))
+
+
+class Queue(_WorldScenario):
+    """The rotator Lambda with the account queue: discovery, one message per account."""
+
+    name = "queue"
+
+    def prepare(self) -> None:
+        super().prepare()
+        url = self.central.client("sqs").create_queue(QueueName=QUEUE)["QueueUrl"]
+        self.names = (*self.names, QUEUE, url)
+        self.environment(IKR_ACCOUNT_QUEUE_URL=url, IKR_NOW=LATER.isoformat())
+
+    def run(self) -> Outcome:
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        return self.capture(lambda: rotator.handler(event, LocalLambdaContext(function_name="ikr-rotator")))
+
+
+class Destroy(Scenario):
+    """The destructor Lambda on a REMOVE record: the old key and its parameter deleted."""
+
+    name = "destroy"
+    scene: Scene
+
+    def prepare(self) -> None:
+        self.scene = build_scene(self.central)
+        self.central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
+        self.names = (self.scene.account_id, "dave", self.scene.old, TABLE)
+        self.environment(IKR_NOW=NOW.isoformat())
+
+    def run(self) -> Outcome:
+        event = {"Records": [record("REMOVE", self.scene.removed(self.scene.item))]}
+        return self.capture(lambda: destructor.handler(event, LocalLambdaContext(function_name="ikr-destructor")))
+
+    def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
+        """The new key stays; the old one is deleted, or kept and handed over again: its item back in
+        the table, or the record reported failed (or the invocation failed) so Lambda retries it."""
+        keys = self.scene.access_keys()
+        problems = [] if self.scene.new in keys else [f"dave: new key {self.scene.new} was deleted"]
+        if case is not None and case.code in STATE_ANSWERS:
+            return problems  # AWS said the key is gone, or another invocation has the item: believed
+        if self.scene.old in keys and not self._comes_back(outcome):
+            problems.append(f"dave: old key {self.scene.old} kept, but nothing brings its deletion back")
+        return problems
+
+    def _comes_back(self, outcome: Outcome) -> bool:
+        failed = outcome.exit_code == 1 or outcome.raised is not None  # the record is read again
+        if failed or (isinstance(outcome.response, dict) and outcome.response.get("batchItemFailures")):
+            return True
+        return any(item.old_key_id == self.scene.old and item.state.value != "retired" for item in self.items())
+
+
+class Retire(Destroy):
+    """The destructor Lambda with DEACTIVATE_BEFORE_DELETE_DAYS: the old key made inactive first."""
+
+    name = "retire"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment(IKR_NOW=NOW.isoformat(), DEACTIVATE_BEFORE_DELETE_DAYS="2")
+
+
+class Pump(Destroy):
+    """`ikr stream-pump`: the table's stream read as Lambda would, handed to the destructor's batch."""
+
+    name = "pump"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.scene.table.put(self.scene.item)
+        self.pump()  # a first pass reads the item's INSERT (nothing to do) and places the checkpoint
+
+    def pump(self) -> Outcome:
+        checkpoint = self.tmp / "checkpoint.json"
+        outcome = self.capture(lambda: main(["stream-pump", "--checkpoint", str(checkpoint), "--now", NOW.isoformat()]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+    def run(self) -> Outcome:
+        self.scene.removed(self.scene.item)
+        return self.pump()
+
+
+class TagUsers(_WorldScenario):
+    """`ikr tag-users`: tags from a file onto member accounts' users."""
+
+    name = "tag-users"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment()
+        self.file = self.tmp / "tags.json"
+        tags = {"IKR:EMAIL": "alice@example.com", "IKR:ROTATE_AFTER_DAYS": "30"}
+        self.file.write_text(json.dumps({self.world.account_ids["prod"]: {"alice": tags}}), encoding="utf-8")
+
+    def run(self) -> Outcome:
+        outcome = self.capture(lambda: main(["tag-users", str(self.file)]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+
+class Bootstrap(Scenario):
+    """`ikr bootstrap`: the expiry table with its stream and TTL."""
+
+    name = "bootstrap"
+
+    def prepare(self) -> None:
+        self.names = (TABLE,)
+        self.environment()
+
+    def run(self) -> Outcome:
+        outcome = self.capture(lambda: main(["bootstrap"]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+    def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
+        return []
+
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    scenario.name: scenario for scenario in (Bootstrap, Destroy, Retire, TagUsers, Rotate, Report, Queue, Pump)
+}
