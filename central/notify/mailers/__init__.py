@@ -20,7 +20,7 @@ __all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_
 
 
 def build_mailer(settings: Settings, central: Session) -> Mailer:
-    sender = str(settings.MAIL_FROM)
+    sender = settings.sender.header  # display name and all: the From header as MAIL_FROM gives it
     if settings.MAIL_CLIENT is MailClient.SES:
         return SesMailer(SesSender(aws.ses(central)), sender)
     parameters = CentralParameters(central)
