@@ -206,6 +206,8 @@ def _tell(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem, result: Des
     else:
         event = _EVENTS[outcome]
         ctx.notifier.notify(Notice.about(item, event, f"ikr: {result.detail}"))
+        if outcome is Destroyed.DELETED:
+            retirement_notices.old_key_deleted(ctx.mailer, item, lambda: ctx.account_alias(item.account_id))
     return replace(result, reminded=reminded)
 
 
