@@ -279,9 +279,9 @@ def _decrypt(args: argparse.Namespace) -> int:
     # A pasted mail, ikr's or the original tool's: each encrypted value in it, with its label.
     found = mailed_values(text)
     if found:
-        for value in found:
-            plain = crypto.decrypt(key, value.token)
-            print(f"{value.label}: {plain}" if value.label else plain)
+        for mailed in found:
+            plain = crypto.decrypt(key, mailed.token)
+            print(f"{mailed.label}: {plain}" if mailed.label else plain)
         return OK
     values = text.split()
     if not values:

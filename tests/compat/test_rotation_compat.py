@@ -124,11 +124,14 @@ def test_a_runbook_for_the_originals_mails_reads_ikrs(
     assert mail.sender == SENDER
     found = {name: pattern.search(mail.text) for name, pattern in original.RUNBOOK.items()}
     assert all(found.values()), mail.text
-    assert found["account"] is not None and found["account"].groups() == ("123456789012", ALIAS)
-    assert found["instruction"] is not None and found["instruction"].group(1).startswith("Update CI.")
+    assert found["account"] is not None
+    assert found["account"].groups() == ("123456789012", ALIAS)
+    assert found["instruction"] is not None
+    assert found["instruction"].group(1).startswith("Update CI.")
     # Encrypted as the original encrypts (ENCRYPT_KEY_PAIR=true): decryption.py's one call reads it.
     cipher = Fernet(fernet_key["Parameter"]["Value"])
-    assert found["access_key"] is not None and found["secret"] is not None
+    assert found["access_key"] is not None
+    assert found["secret"] is not None
     new_key = cipher.decrypt(found["access_key"].group(1).encode()).decode()
     assert new_keys == [new_key]
     assert key_ids(central, "runbook") == [new_key]  # by now the old key is gone
