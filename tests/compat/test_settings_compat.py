@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.client import BaseClient
 
 from central.cli.main import main
 from central.settings import MailClient, Settings, SmtpProtocol, load_settings
@@ -81,19 +80,6 @@ def test_the_mailgun_variables_and_an_upper_case_protocol_are_read(clean: pytest
     assert settings.SMTP_PROTOCOL is SmtpProtocol.TLS  # the original lower-cases it
 
 
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every AWS call any client makes; none is let through."""
-    calls: list[str] = []
-
-    def refuse(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        calls.append(operation)
-        raise AssertionError(f"AWS call {operation} made with bad settings")
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", refuse)
-    return calls
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -109,7 +95,7 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.mark.parametrize("command", ["rotate", "stream-pump"])
 def test_a_value_the_original_could_not_use_is_refused_by_name_before_any_aws_call(
     clean: pytest.MonkeyPatch,
-    no_aws: list[str],
+    aws_calls: list[str],
     capsys: pytest.CaptureFixture[str],
     tmp_path: Any,
     command: str,
@@ -125,7 +111,7 @@ def test_a_value_the_original_could_not_use_is_refused_by_name_before_any_aws_ca
     err = capsys.readouterr().err
     assert code == 2
     assert name in err
-    assert no_aws == []
+    assert aws_calls == []
     if name == "ENCRYPT_KEY_PAIR":
         assert "exactly true" in err
         assert "or false" in err
