@@ -118,10 +118,11 @@ class OriginalTable:
         with aws_call("dynamodb:Scan", f"table {self.name}"):
             for page in self._db.get_paginator("scan").paginate(TableName=self.name, ConsistentRead=True):
                 for raw in page["Items"]:
-                    yield _read(raw)
+                    yield read_item(raw)
 
 
-def _read(raw: dict[str, Any]) -> OriginalItem | UnreadableItem:
+def read_item(raw: dict[str, Any]) -> OriginalItem | UnreadableItem:
+    """One item of the original's table, in DynamoDB's typed form."""
     plain = {key: _deserializer.deserialize(value) for key, value in raw.items()}
     delete_on = plain.get("delete_on")
     if isinstance(delete_on, Decimal) and delete_on == delete_on.to_integral_value():
