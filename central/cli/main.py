@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
         "the ikr member role may not change tags)",
     )
     reading.add_parsers(commands, instant=_instant, account=_account_id)
-    migrating.add_parser(commands, account=_account_id)
+    migrating.add_parser(commands, account=_account_id, admin_role=ADMIN_ROLE)
     deploying.add_package_arguments(
         commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
     )

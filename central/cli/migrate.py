@@ -20,10 +20,11 @@ from central.settings import AccessSettings, load_settings
 from central.wiring import run_clock
 
 OK, FAILED = 0, 1
-ADMIN_ROLE = "OrganizationAccountAccessRole"
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], account: Callable[[str], str]) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], account: Callable[[str], str], admin_role: str
+) -> None:
     take = commands.add_parser(
         "import-original",
         help="take over aws-iam-key-rotator's pending deletions: its table's old keys become ikr expiry items",
@@ -41,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], ac
     )
     take.add_argument(
         "--role",
-        default=ADMIN_ROLE,
+        default=admin_role,
         help="role to assume with --account (default: %(default)s; the ikr member role cannot read the table)",
     )
     take.add_argument("--dry-run", action="store_true", help="read and print what would be taken over; write nothing")
