@@ -273,6 +273,7 @@ def report(budget: Budget) -> str:
             "AWS calls per destroyed key (per removed expiry item):",
             table(budget.destruction, "key"),
             f"sts:AssumeRole per account and destructor session, not per key (two keys each): {assumed}",
+            f"{PER_ACCOUNT}: at most 1 per account and rotation run or destructor batch (the mails' Account: line)",
         ]
     )
 
