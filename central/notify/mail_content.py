@@ -60,8 +60,8 @@ def new_key_mail(notice: NewKeyNotice) -> Mail:
         how = (
             "The Access Key and the Secret Access Key above are encrypted with a key kept for you in this "
             f"account's SSM Parameter Store at {notice.key_parameter}. Decrypt each value with:  ikr decrypt "
-            f"--user {notice.user} <value>  (with your own credentials in account {notice.account.id}; it also "
-            "reads this whole mail on stdin), or with any Fernet implementation and that parameter's value. "
+            f"--user {notice.user} <value>  (with your own credentials in account {notice.account.id}), or give "
+            "it this whole mail on stdin, or use any Fernet implementation and that parameter's value. "
             f"Decrypt before {deleted}: the encryption key is removed together with the old key."
         )
     else:

@@ -107,7 +107,7 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
     assert as_alice.get_caller_identity()["Arn"] == f"arn:aws:iam::{prod}:user/alice"
     # No secret reaches the output, the logs (on at DEBUG) or the table.
     assert secret not in run.stdout + run.stderr
-    assert encrypted["secret access key"] not in run.stdout + run.stderr
+    assert encrypted["Secret Access Key"] not in run.stdout + run.stderr
     assert all(secret not in str(item) for item in items)
 
 
