@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from central.domain import bounds
 from central.domain.errors import SettingsError
+from central.domain.sender import Sender, parse_sender
 
 
 class MailClient(StrEnum):
@@ -79,7 +80,8 @@ class Settings(AccessSettings):
     DELETE_AFTER_DAYS: int = Field(5, gt=0, le=bounds.MAX_DAYS, description="days the old key lives after rotation")
     ENCRYPT_KEY_PAIR: bool = True
     MAIL_CLIENT: MailClient = MailClient.SES
-    MAIL_FROM: EmailStr | None = None
+    # As given, display name included ("IAM Key Rotator <ikr@example.com>"): the From header of every mail.
+    MAIL_FROM: str | None = None
     RETRY_AFTER_MINS: int = Field(
         5, gt=0, le=bounds.MAX_RETRY_MINS, description="minutes before a failed destruction is tried again"
     )
@@ -126,6 +128,34 @@ class Settings(AccessSettings):
     NOTIFY_WEBHOOK_URL_PARAMETER: str | None = Field(None, description="SSM parameter holding the webhook URL")
     # The original tool's README once called ROTATE_AFTER_DAYS this; its code never read it.
     ACCESS_KEY_AGE: str | None = Field(None, exclude=True)
+    # The original's Terraform sets it to the account it runs in (its mails' "Account:" line). ikr names
+    # every account by the id it works in; a value here must be an account id, and is otherwise unused.
+    ACCOUNT_ID: str | None = Field(None, pattern=r"^[0-9]{12}$", exclude=True)
+
+    @field_validator("ENCRYPT_KEY_PAIR", mode="before")
+    @classmethod
+    def _exactly_true_or_false(cls, value: object) -> object:
+        # The original encrypts unless the value is exactly "false"; pydantic would read "False", "0",
+        # "no" or "off" as off. Only the two words are taken, so no spelling sends a key in plain text
+        # where the original would have encrypted it.
+        if isinstance(value, str):
+            if value == "true":
+                return True
+            if value == "false":
+                return False
+            raise ValueError("must be exactly true (encrypt the mailed key pair) or false (mail it in plain text)")
+        return value
+
+    @field_validator("SMTP_PROTOCOL", mode="before")
+    @classmethod
+    def _protocol_any_case(cls, value: object) -> object:
+        # The original compares SMTP_PROTOCOL.lower(): "SSL" and "TLS" worked there.
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("MAIL_FROM")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        return None if value is None else parse_sender(value).header
 
     @model_validator(mode="after")
     def _no_misnamed_age(self) -> Settings:
@@ -157,8 +187,14 @@ class Settings(AccessSettings):
         return self
 
     @property
+    def sender(self) -> Sender:
+        """MAIL_FROM as the From header (as given) and as the bare address (SMTP envelope, login)."""
+        assert self.MAIL_FROM is not None  # _mailer_complete requires it
+        return parse_sender(self.MAIL_FROM)
+
+    @property
     def smtp_user(self) -> str:
-        return self.SMTP_USER or str(self.MAIL_FROM)
+        return self.SMTP_USER or self.sender.address
 
 
 T = TypeVar("T", bound=AccessSettings)

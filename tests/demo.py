@@ -304,7 +304,7 @@ class Demo:
     def decrypt(self, mails: list[Any]) -> None:
         assert self.world is not None
         mail = next(m for m in mails if "ci-deployer" in m.subject)
-        found = re.search(r"^Encrypted access key id: (\S+)$", mail.text, re.MULTILINE)
+        found = re.search(r"^Access Key: (gAAAA\S+)$", mail.text, re.MULTILINE)
         if found is None:
             raise Unexpected("the mail to ci-deployer has no encrypted access key id")
         section(

@@ -79,6 +79,22 @@ class Handling(BaseModel):
         return _whole_number(value)
 
 
+class Imported(BaseModel):
+    """An old key taken over from aws-iam-key-rotator's table (`ikr import-original`): where it came
+    from, and that tool's word on the user's Fernet key parameter (its `delete_enc_key`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table: str  # the original's table the item was read from
+    delete_enc_key: bool  # True ("Y"): the parameter goes with the old key, as the original did
+    at: int  # when it was imported
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _whole_number(value)
+
+
 class ExpiryItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -114,6 +130,14 @@ class ExpiryItem(BaseModel):
     unrecorded: bool = False
     # The destructor's answer to the stream record that removed this item (put-backs, tombstones).
     handling: Handling | None = None
+    # Taken over from the original tool's table (None: ikr's own rotation).
+    imported: Imported | None = None
+
+    @property
+    def keeps_encryption_key(self) -> bool:
+        """The original rotated with ENCRYPT_KEY_PAIR=false (delete_enc_key N): its destructor left the
+        user's Fernet key parameter alone, and so does ikr's for this item."""
+        return self.imported is not None and not self.imported.delete_enc_key
 
     @field_validator(
         "started_at",

@@ -35,6 +35,7 @@ from central.aws.expiry_item import (
     State,
     epoch,
 )
+from central.aws.original_table import refuse_foreign_schema
 from central.domain.errors import IkrError, InvalidItemError, SettingsError
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class ExpiryTable:
             if exc.response["Error"]["Code"] != "ResourceInUseException":
                 raise
             created = False
+            # Someone else's table of that name (the original tool's) is refused before TTL is touched.
+            refuse_foreign_schema(self.name, self._db.describe_table(TableName=self.name)["Table"])
         self._db.get_waiter("table_exists").wait(TableName=self.name)
         ttl = self._db.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
         if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -104,7 +107,7 @@ class ExpiryTable:
     def _describe(self) -> dict[str, Any]:
         with self._call("DescribeTable"):
             try:
-                return dict(self._db.describe_table(TableName=self.name)["Table"])
+                table = dict(self._db.describe_table(TableName=self.name)["Table"])
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                     raise
@@ -115,6 +118,8 @@ class ExpiryTable:
             except NoCredentialsError:
                 # Usually the first AWS call of a command: a setting to fix, said so (exit code 2).
                 raise SettingsError("no AWS credentials found (set AWS_PROFILE or the AWS_* variables)") from None
+        refuse_foreign_schema(self.name, table)  # every command reads the table's description first
+        return table
 
     def check(self) -> None:
         """Fail early, with a message saying what to do, when the table is missing."""
@@ -255,6 +260,17 @@ class ExpiryTable:
         """Remove an item whatever its state, as TTL would (tests, hand repair)."""
         with self._call("DeleteItem", item):
             self._db.delete_item(TableName=self.name, Key=self._key(item))
+
+    def add(self, item: ExpiryItem) -> bool:
+        """Write `item` only where nothing is (an import); False when its key is taken already."""
+        try:
+            with self._call("PutItem", item):
+                self._db.put_item(
+                    TableName=self.name, Item=item.to_item(), ConditionExpression="attribute_not_exists(item_key)"
+                )
+        except AwsConditionFailed:
+            return False
+        return True
 
     def put(self, item: ExpiryItem) -> None:
         with self._call("PutItem", item):

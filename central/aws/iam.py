@@ -119,6 +119,12 @@ class IamAccount:
             return None
         return KeyUse(at=used_at, service=answer.get("ServiceName", "?"), region=answer.get("Region", "?"))
 
+    def account_alias(self) -> str | None:
+        """The account's IAM alias (an account has at most one), None when it has none."""
+        with aws_call("iam:ListAccountAliases", self.where()):
+            aliases = self._iam.list_account_aliases().get("AccountAliases", [])
+        return aliases[0] if aliases else None
+
     # -- the credential report ----------------------------------------------------------------------
     def start_credential_report(self) -> str:
         """Ask IAM to build a report (see `central.aws.credential_report`); its State."""

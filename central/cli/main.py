@@ -23,11 +23,13 @@ from central.aws.iam import IamAccount
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
+from central.cli import migrate as migrating
 from central.cli.progress import Progress
 from central.cli.run_printer import RunPrinter
 from central.deploy import command as deploying
 from central.domain import bounds, crypto
 from central.domain.errors import IkrError, SettingsError, UsageError
+from central.domain.mailed_values import mailed_values
 from central.notify.run_notices import notify_failures, tell_the_run
 from central.rotation.run import run_rotation
 from central.settings import AccessSettings, Settings, load_settings
@@ -144,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
         "the ikr member role may not change tags)",
     )
     reading.add_parsers(commands, instant=_instant, account=_account_id)
+    migrating.add_parser(commands, account=_account_id, admin_role=ADMIN_ROLE)
     deploying.add_package_arguments(
         commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
     )
@@ -266,13 +269,24 @@ def _decrypt(args: argparse.Namespace) -> int:
         session, where = central, "this account"
     key = UserKeyStore(aws.ssm(session), args.account or "self").get(args.user)
     if key is None:
+        if not args.account:
+            where = f"this account ({SessionBroker(central, ADMIN_ROLE).central_account_id})"
         raise UsageError(
-            f"{where} has no SSM parameter {parameter_name(args.user)}: the key was never made, "
-            "or was removed with the old access key"
+            f"{where} has no SSM parameter {parameter_name(args.user)} in region {session.region_name}: the key "
+            "was never made, was removed with the old access key, or lives in another region (set AWS_REGION "
+            "to the region the rotator runs in)"
         )
-    values = args.ciphertext or [line for line in sys.stdin.read().split() if line]
+    text = "\n".join(args.ciphertext) if args.ciphertext else sys.stdin.read()
+    # A pasted mail, ikr's or the original tool's: each encrypted value in it, with its label.
+    found = mailed_values(text)
+    if found:
+        for mailed in found:
+            plain = crypto.decrypt(key, mailed.token)
+            print(f"{mailed.label}: {plain}" if mailed.label else plain)
+        return OK
+    values = text.split()
     if not values:
-        raise UsageError("give the encrypted values as arguments or one per line on stdin")
+        raise UsageError("give the encrypted values as arguments or one per line on stdin (or paste the mail)")
     for value in values:
         print(crypto.decrypt(key, value))
     return OK
@@ -287,6 +301,9 @@ _TaggingSettings = create_model(
 def _tag_users(args: argparse.Namespace) -> int:
     settings = load_settings(_TaggingSettings)
     entries = tagging.load(args.file, delivery_prefix=settings.model_dump()["DELIVERY_PREFIX"])
+    if not entries:
+        print(f"tag-users: no users in the file {args.file}; nothing to tag")
+        return OK
     aws.configure(settings)
     central = aws.default_session()
     broker = SessionBroker(central, args.role, _external_id(args.role, settings), purpose="tag-users")
@@ -312,6 +329,7 @@ _COMMANDS = {
     "report": reading.report_command,
     "plan": reading.plan_command,
     "explain": reading.explain_command,
+    "import-original": migrating.import_command,
     "package": deploying.package,
     "deploy": deploying.deploy,
 }

@@ -114,6 +114,13 @@ def _user_days(key: str, values: dict[str, str]) -> Days:
     return Days(days=t.parse_days(key, values[key]), source=Source.user_tag(key))
 
 
+def rotation_due(created: datetime, rotate_after_days: int) -> datetime:
+    """When a key made at `created` is due, counted as the original tool counts: it rotates when the
+    key's age in whole days is greater than ROTATE_AFTER_DAYS (`(now - created).days > N`), so with
+    85 a key 85 days and 23 hours old is not due, one 86 days old is. The same for the tags."""
+    return created + timedelta(days=rotate_after_days + 1)
+
+
 def decide(
     user: IamUser,
     scope: AccountScope,
@@ -176,7 +183,7 @@ def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_aft
             "key": key,
             "reason": f"its only key {key.key_id} is inactive; no new active key is made",
         }
-    due_at = key.created + timedelta(days=rotate_after.days)
+    due_at = rotation_due(key.created, rotate_after.days)
     age = (now - key.created).days
     if now >= due_at:
         return {

@@ -13,6 +13,7 @@ from central.notify.mailers.base import Mail
 
 class NewKeyNotice(Frozen):
     account: Account
+    account_alias: str = ""  # the account's IAM alias ("" when it has none), as the original named it
     user: str
     email: str
     new_key_id: str
@@ -23,6 +24,24 @@ class NewKeyNotice(Frozen):
     old_key_deleted_at: datetime  # when the old key stops working (deleted, or first deactivated)
     deactivate_days: int = 0  # >0: the old key is made Inactive then, and deleted this many days later
     instructions: str = ""
+
+
+# The original tool's mail contract, which its users' mail filters and runbooks read: the subjects
+# hold these words, the text these labels, and the account is `Account: <id> (<IAM account alias>)`.
+NEW_KEY_SUBJECT = "New Access Key Pair"
+DELETED_SUBJECT = "Old Access Key Pair Deleted"
+
+
+def account_line(account_id: str, alias: str) -> tuple[str, str]:
+    return ("Account", f"{account_id} ({alias})")
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    # "Label:" in the cell too, so a runbook reading the HTML with its tags stripped finds the same labels.
+    cells = "".join(
+        f"<tr><th align='left'>{escape(label)}:</th><td><code>{escape(value)}</code></td></tr>" for label, value in rows
+    )
+    return f"<table>{cells}</table>"
 
 
 def new_key_mail(notice: NewKeyNotice) -> Mail:
@@ -37,47 +56,78 @@ def new_key_mail(notice: NewKeyNotice) -> Mail:
         fate = f"Your old key {notice.old_key_id} stops working when it is deleted at {deleted}."
     secret = notice.secret.get_secret_value()
     if notice.encrypted_key_id is not None:
-        pair = [
-            ("Encrypted access key id", notice.encrypted_key_id),
-            ("Encrypted secret access key", secret),
-        ]
+        pair = [("Access Key", notice.encrypted_key_id), ("Secret Access Key", secret)]
         how = (
-            "The pair is encrypted with a key kept for you in this account's SSM Parameter Store at "
-            f"{notice.key_parameter}. Decrypt each value with:  ikr decrypt --user {notice.user} "
-            f"<value>  (with your own credentials in account {notice.account.id}), or with any Fernet "
-            f"implementation and that parameter's value. Decrypt before {deleted}: the encryption key "
-            "is removed together with the old key."
+            "The Access Key and the Secret Access Key above are encrypted with a key kept for you in this "
+            f"account's SSM Parameter Store at {notice.key_parameter}. Decrypt each value with:  ikr decrypt "
+            f"--user {notice.user} <value>  (with your own credentials in account {notice.account.id}), or give "
+            "it this whole mail on stdin, or use any Fernet implementation and that parameter's value. "
+            f"Decrypt before {deleted}: the encryption key is removed together with the old key."
         )
     else:
-        pair = [("Access key id", notice.new_key_id), ("Secret access key", secret)]
+        pair = [("Access Key", notice.new_key_id), ("Secret Access Key", secret)]
         how = ""
-    rows = [("Account", account), ("IAM user", notice.user), *pair]
-    subject = f"New AWS access key for {notice.user} in {account}"
+    rows = [
+        account_line(notice.account.id, notice.account_alias),
+        ("IAM user", notice.user),
+        *pair,
+        ("Instruction", notice.instructions),
+    ]
+    subject = f"{NEW_KEY_SUBJECT} for {notice.user} in {account}"
     lines = [
         f"Hello {notice.user},",
         "",
-        f"A new access key was made for IAM user {notice.user} in AWS account {account}.",
+        f"A new access key pair was made for IAM user {notice.user} in AWS account {account}.",
         "Please put it wherever the old key is used.",
         "",
         *(f"{label}: {value}" for label, value in rows),
         "",
         *([how, ""] if how else []),
         fate,
-        *(["", f"Instructions: {notice.instructions}"] if notice.instructions else []),
         "",
         "-- ikr, IAM key rotation",
     ]
-    cells = "".join(
-        f"<tr><th align='left'>{escape(label)}</th><td><code>{escape(value)}</code></td></tr>" for label, value in rows
-    )
     html = (
         f"<html><body><p>Hello {escape(notice.user)},</p>"
-        f"<p>A new access key was made for IAM user <b>{escape(notice.user)}</b> in AWS account "
+        f"<p>A new access key pair was made for IAM user <b>{escape(notice.user)}</b> in AWS account "
         f"<b>{escape(account)}</b>. Please put it wherever the old key is used.</p>"
-        f"<table>{cells}</table>"
+        + _table(rows)
         + (f"<p>{escape(how)}</p>" if how else "")
         + f"<p>{escape(fate)}</p>"
-        + (f"<p>Instructions: {escape(notice.instructions)}</p>" if notice.instructions else "")
+        + "<p>-- ikr, IAM key rotation</p></body></html>"
+    )
+    return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)
+
+
+class OldKeyDeletedNotice(Frozen):
+    """For the user: the old key was deleted at the end of its time (the original's deletion mail)."""
+
+    account_id: str
+    account_alias: str = ""
+    user: str
+    email: str
+    old_key_id: str
+    new_key_id: str | None = None
+
+
+def old_key_deleted_mail(notice: OldKeyDeletedNotice) -> Mail:
+    rows = [account_line(notice.account_id, notice.account_alias), ("IAM user", notice.user)]
+    rows.append(("Access Key", notice.old_key_id))
+    now_use = f" Use the new key {notice.new_key_id}." if notice.new_key_id else ""
+    lines = [
+        f"Hello {notice.user},",
+        "",
+        f"The old access key pair {notice.old_key_id} of IAM user {notice.user} in AWS account {notice.account_id} "
+        f"was deleted: it reached the end of its life.{now_use}",
+        "",
+        *(f"{label}: {value}" for label, value in rows),
+        "",
+        "-- ikr, IAM key rotation",
+    ]
+    subject = f"{DELETED_SUBJECT}: {notice.old_key_id} of {notice.user} in {notice.account_id}"
+    html = (
+        f"<html><body><p>Hello {escape(notice.user)},</p><p>{escape(lines[2])}</p>"
+        + _table(rows)
         + "<p>-- ikr, IAM key rotation</p></body></html>"
     )
     return Mail(to=notice.email, subject=subject, text="\n".join(lines), html=html)

@@ -206,6 +206,10 @@ def _tell(ctx: DestroyContext, item: ExpiryItem, answer: ExpiryItem, result: Des
     else:
         event = _EVENTS[outcome]
         ctx.notifier.notify(Notice.about(item, event, f"ikr: {result.detail}"))
+        # Decided as a deletion: the key went by this record's hand (a twin delivery may have carried it
+        # out first and find it gone); a key gone before the decision was not ikr's doing.
+        if handling.outcome == Destroyed.DELETED.value:
+            retirement_notices.old_key_deleted(ctx.mailer, item, lambda: ctx.account_alias(item.account_id))
     return replace(result, reminded=reminded)
 
 

@@ -4,6 +4,7 @@ claimed its notices (`ExpiryTable.claim_notices`), so a record delivered twice t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
@@ -14,8 +15,10 @@ from central.domain.errors import DeliveryError
 from central.notify.admin import AdminNotifier
 from central.notify.mail_content import (
     LastUse,
+    OldKeyDeletedNotice,
     OldKeyStillUsedNotice,
     SwitchPendingNotice,
+    old_key_deleted_mail,
     old_key_still_used_mail,
     switch_pending_mail,
 )
@@ -77,6 +80,25 @@ def remind_still_used(
         logger.error("last-use reminder not mailed", extra={**_where(item), "reason": str(exc)})
         return False
     return True
+
+
+def old_key_deleted(mailer: Mailer | None, item: ExpiryItem, alias: Callable[[], str]) -> None:
+    """The user's mail once the old key is deleted, as the original sent it (`Old Access Key Pair
+    Deleted`); a courtesy: its failure is logged and changes nothing."""
+    if mailer is None or item.email is None:
+        return
+    notice = OldKeyDeletedNotice(
+        account_id=item.account_id,
+        account_alias=alias(),
+        user=item.user_name,
+        email=item.email,
+        old_key_id=item.old_key_id,
+        new_key_id=item.new_key_id,
+    )
+    try:
+        mailer.send(old_key_deleted_mail(notice))
+    except DeliveryError as exc:
+        logger.error("deletion mail not sent", extra={**_where(item), "reason": str(exc)})
 
 
 def switch_pending(

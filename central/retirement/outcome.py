@@ -71,9 +71,18 @@ class DestroyContext:
             notifier=services.notifier,
         )
 
+    # Account aliases this batch has read (the deletion mails name the account by it): one
+    # ListAccountAliases per account and batch.
+    aliases: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
     def member(self, account_id: str) -> MemberAccount:
         """The adapters of the item's account (assumed into, or the central account itself)."""
         return MemberAccount(self.broker.session_for(account_id), account_id)
+
+    def account_alias(self, account_id: str) -> str:
+        if account_id not in self.aliases:
+            self.aliases[account_id] = self.member(account_id).alias
+        return self.aliases[account_id]
 
 
 def answer(ctx: DestroyContext, item: ExpiryItem, event: str, outcome: Destroyed, **changes: object) -> ExpiryItem:

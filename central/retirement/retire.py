@@ -97,4 +97,6 @@ def _drop_parameters(
         )
         return
     if not ctx.table.for_user(item.account_id, item.user_name):
-        member.user_keys.delete_with_rotation(item.user_name, encryption_key=True, pending=deleted_old_key)
+        member.user_keys.delete_with_rotation(
+            item.user_name, encryption_key=not item.keeps_encryption_key, pending=deleted_old_key
+        )

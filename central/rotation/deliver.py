@@ -175,6 +175,7 @@ class Deliver:
             remember(secret.get_secret_value())
         notice = NewKeyNotice(
             account=self.ctx.scope.account,
+            account_alias=self.ctx.member.alias,  # one ListAccountAliases per account and run, at its first mail
             user=item.user_name,
             email=item.email,
             new_key_id=item.new_key_id,

@@ -1,7 +1,9 @@
 """`ikr tag-users FILE`: apply a JSON file of users → tags, checked as a whole before any call.
 
 The file is the original tool's `iam-user-tags.json` shape, `{"<user>": {"<tag key>": "<value>"}}`,
-or the same grouped by account id, `{"<12-digit account id>": {"<user>": {...}}}`.
+or the same grouped by account id, `{"<12-digit account id>": {"<user>": {...}}}`. Which one is
+told by the nesting alone (tag values are strings, users are objects), never by the look of a key:
+a user named `123456789012` is a user. An empty object is a file with no users.
 """
 
 from __future__ import annotations
@@ -62,10 +64,11 @@ def parse(data: Any, source: str, delivery_prefix: str = DEFAULT_PREFIX) -> list
     are judged as the scan judges them (IKR:DELIVERY against DELIVERY_PREFIX), before any is applied."""
     problems: list[str] = []
     entries: list[UserTags] = []
-    if not isinstance(data, dict) or not data:
+    if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a JSON object of users (or of account ids), got {type(data).__name__}")
-    grouped = all(isinstance(key, str) and _ACCOUNT.fullmatch(key) for key in data)
-    groups: list[tuple[str | None, Any]] = list(data.items()) if grouped else [(None, data)]
+    if not data:
+        return []  # the original's empty file: "no users in the file", nothing to do
+    groups: list[tuple[str | None, Any]] = list(data.items()) if _grouped(data) else [(None, data)]
     for account_id, users in groups:
         where = f"{source}: account {account_id}" if account_id else source
         if not isinstance(users, dict):
@@ -78,6 +81,26 @@ def parse(data: Any, source: str, delivery_prefix: str = DEFAULT_PREFIX) -> list
     if problems:
         raise UsageError("nothing was tagged; fix the file first:\n  " + "\n  ".join(problems))
     return entries
+
+
+def _grouped(data: dict[str, Any]) -> bool:
+    """ikr's multi-account shape, said by its nesting: every key an account id, no value an object of
+    tags (one holding a string) and some value an object of users (objects of tags). In the original's
+    shape a user's tags map to strings, so all-digit user names (employee numbers, twelve digits
+    included) stay user names."""
+
+    def users(value: Any) -> bool:
+        return isinstance(value, dict) and bool(value) and all(isinstance(tags, dict) for tags in value.values())
+
+    def tags(value: Any) -> bool:
+        return isinstance(value, dict) and any(not isinstance(each, dict) for each in value.values())
+
+    values = list(data.values())
+    return (
+        all(_ACCOUNT.fullmatch(key) for key in data)
+        and not any(tags(value) for value in values)
+        and any(users(value) for value in values)
+    )
 
 
 def _entry(

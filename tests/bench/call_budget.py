@@ -145,6 +145,7 @@ def destroy_keys(rotated: Rotated, recorder: Recorder, deactivate_days: int = 0)
     assumed = 0
     for step in ("deactivate", "delete") if deactivate_days else ("delete",):
         per_key: dict[str, list[str]] = {}
+        aliases: dict[str, str] = {}  # the keys of a step as one batch: the account's alias read once
         for item in _scheduled(table, rotated.account_id):
             assert item.expires_at is not None
             ctx = DestroyContext(
@@ -154,6 +155,7 @@ def destroy_keys(rotated: Rotated, recorder: Recorder, deactivate_days: int = 0)
                 retry_after=timedelta(minutes=5),
                 deactivate_days=deactivate_days,
                 mailer=rotated.services.mailer,
+                aliases=aliases,
             )
             table.remove(item)  # as TTL or the sweep removes it
             with recorder.open("destructor"):
@@ -235,8 +237,15 @@ def measure(fresh: Callable[[], AbstractContextManager[boto3.Session]]) -> Budge
     return budget
 
 
+# Asked once per account (and rotation run, or destructor batch), by whichever user's mail comes first:
+# the mails' `Account: <id> (<alias>)`. Not a per-user call; at most one in all windows of an account.
+PER_ACCOUNT = "iam:ListAccountAliases"
+
+
 def _same_for_every(windows: dict[str, list[str]]) -> Counter[str]:
-    counts = [Counter(calls) for calls in windows.values()]
+    per_account = sum(calls.count(PER_ACCOUNT) for calls in windows.values())
+    assert per_account <= 1, windows
+    counts = [Counter(call for call in calls if call != PER_ACCOUNT) for calls in windows.values()]
     assert all(count == counts[0] for count in counts), windows
     return counts[0]
 
@@ -264,6 +273,7 @@ def report(budget: Budget) -> str:
             "AWS calls per destroyed key (per removed expiry item):",
             table(budget.destruction, "key"),
             f"sts:AssumeRole per account and destructor session, not per key (two keys each): {assumed}",
+            f"{PER_ACCOUNT}: at most 1 per account and rotation run or destructor batch (the mails' Account: line)",
         ]
     )
 

@@ -21,11 +21,12 @@ NOT_PARAMETERS = {
     "IKR_NOW": "tests and planning only; a deployed rotator runs on the real clock",
     "IKR_ALLOW_CLOCK_OVERRIDE": "tests only; refused inside a deployed Lambda anyway",
     "ACCESS_KEY_AGE": "the original README's misnomer, refused unless equal to ROTATE_AFTER_DAYS",
+    "ACCOUNT_ID": "the original's Terraform sets it; accepted when copied over, never needed",
     "IKR_ACCOUNT_QUEUE_URL": "the stack's own account queue (AccountFanOut turns it off)",
     "IKR_REPORT_BUCKET": "the stack's own report bucket",
     "NOTIFY_WEBHOOK_URL": "a secret (its token): the stack takes NOTIFY_WEBHOOK_URL_PARAMETER, an SSM name",
 }
-NOT_ENVIRONMENT = {"IKR_NOW", "IKR_ALLOW_CLOCK_OVERRIDE", "ACCESS_KEY_AGE", "NOTIFY_WEBHOOK_URL"}
+NOT_ENVIRONMENT = {"IKR_NOW", "IKR_ALLOW_CLOCK_OVERRIDE", "ACCESS_KEY_AGE", "ACCOUNT_ID", "NOTIFY_WEBHOOK_URL"}
 FUNCTIONS = ["RotatorFunction", "AccountWorkerFunction", "DestructorFunction", "ReporterFunction"]
 
 

@@ -63,9 +63,9 @@ def test_mailgun_gets_each_mail_with_the_api_key(e2e: E2E, mailgun: MailgunStand
     alice = next(message for message in mailgun.messages if message["to"] == "alice@example.com")
     prod = e2e.account("prod")
     assert alice["from"] == MAIL_FROM
-    assert alice["subject"] == f"New AWS access key for alice in prod ({prod})"
-    assert f"Account: prod ({prod})" in alice["text"]
-    assert "Encrypted secret access key: " in alice["text"]
+    assert alice["subject"] == f"New Access Key Pair for alice in prod ({prod})"
+    assert f"Account: {prod} ()" in alice["text"]  # the account has no IAM alias
+    assert "Secret Access Key: gAAAA" in alice["text"]
     assert "<html>" in alice["html"]
     assert e2e.sink.messages == []
     assert sorted(item["user_name"] for item in e2e.items() if item["state"] == "scheduled") == ["alice", "dave"]

@@ -13,7 +13,7 @@ from tests.support.servers import MAIL_FROM, ReceivedMail
 
 pytestmark = pytest.mark.e2e
 
-_ENCRYPTED = re.compile(r"^Encrypted (access key id|secret access key): (\S+)$", re.MULTILINE)
+_ENCRYPTED = re.compile(r"^(Access Key|Secret Access Key): (gAAAA\S+)$", re.MULTILINE)
 
 
 def deletion(now: str, days: int) -> datetime:
@@ -69,13 +69,13 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
     mail = mail_to(mails, "alice@example.com")
     assert mail.sender == MAIL_FROM
     assert mail.envelope_to == ("alice@example.com",)
-    assert mail.subject == f"New AWS access key for alice in prod ({prod})"
+    assert mail.subject == f"New Access Key Pair for alice in prod ({prod})"
     deleted_at = f"{deletion(DAY_100, 3):%Y-%m-%d %H:%M} UTC"  # prod's own IKR:DELETE_AFTER_DAYS
     for expected in (
-        f"Account: prod ({prod})",
+        f"Account: {prod} ()",  # the account has no IAM alias
         "IAM user: alice",
         f"Your old key {alice_old} stops working when it is deleted at {deleted_at}.",
-        "Instructions: Update the CI secret. Then restart the deploy job.",
+        "Instruction: Update the CI secret. Then restart the deploy job.",
         f"ikr decrypt --user alice <value>  (with your own credentials in account {prod})",
     ):
         assert expected in mail.text
@@ -83,7 +83,7 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
     assert alice_old in mail.html
     assert "Update the CI secret." in mail.html
     encrypted = dict(_ENCRYPTED.findall(mail.text))
-    assert set(encrypted) == {"access key id", "secret access key"}
+    assert set(encrypted) == {"Access Key", "Secret Access Key"}
 
     items = sorted(e2e.items(), key=lambda item: item["user_name"])
     assert [(i["account_id"], i["user_name"], i["state"]) for i in items] == [
@@ -97,7 +97,7 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
     assert "/ikr/secret/iam/alice" in e2e.parameters("prod")
 
     decrypted = e2e.ikr(
-        "decrypt", "--user", "alice", "--account", prod, encrypted["access key id"], encrypted["secret access key"]
+        "decrypt", "--user", "alice", "--account", prod, encrypted["Access Key"], encrypted["Secret Access Key"]
     )
     assert decrypted.code == 0, decrypted.stderr
     key_id, secret = decrypted.lines
@@ -107,7 +107,7 @@ def test_bootstrap_is_idempotent_and_rotate_mails_every_due_user(e2e: E2E) -> No
     assert as_alice.get_caller_identity()["Arn"] == f"arn:aws:iam::{prod}:user/alice"
     # No secret reaches the output, the logs (on at DEBUG) or the table.
     assert secret not in run.stdout + run.stderr
-    assert encrypted["secret access key"] not in run.stdout + run.stderr
+    assert encrypted["Secret Access Key"] not in run.stdout + run.stderr
     assert all(secret not in str(item) for item in items)
 
 

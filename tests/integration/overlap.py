@@ -65,7 +65,7 @@ SPEC = OrgSpec(
     ],
 )
 USERS = ("alice", "deployer")
-_PAIR = re.compile(r"Access key id: (\S+).*?Secret access key: (\S+)", re.S)
+_PAIR = re.compile(r"Access Key: (\S+).*?Secret Access Key: (\S+)", re.S)
 
 
 def at(moment: datetime) -> str:

@@ -34,7 +34,7 @@ def test_a_mailed_encrypted_rotation_takes_9_calls(central: boto3.Session) -> No
         "dynamodb:PutItem": 3,  # journal: started, key-created, then delivered and scheduled in one write
         "ssm:PutParameter": 3,  # pending pair; Fernet key (written first: no read); the pair's delivery mark
         "ses:SendEmail": 1,
-    }
+    }  # + one iam:ListAccountAliases per account and run (the mail's `Account: <id> (<alias>)`)
     assert sum(counts.values()) <= 9
 
 
@@ -64,7 +64,7 @@ def test_a_machine_user_into_a_new_secret_takes_10_calls(central: boto3.Session)
     }
 
 
-def test_the_destructor_deleting_one_old_key_takes_7_calls(central: boto3.Session) -> None:
+def test_the_destructor_deleting_one_old_key_takes_8_calls(central: boto3.Session) -> None:
     steps, assumed = destruction_budget(central)
     _show("delete", steps["delete"], "key")
     assert steps["delete"] == {
@@ -75,11 +75,12 @@ def test_the_destructor_deleting_one_old_key_takes_7_calls(central: boto3.Sessio
         "dynamodb:Query": 1,  # the user's last item? then the Fernet key goes
         "ssm:DeleteParameters": 1,  # the Fernet key and the delivery mark, at once
         "dynamodb:UpdateItem": 1,  # the claim of the notices (at most once)
-    }
+        "ses:SendEmail": 1,  # the user's `Old Access Key Pair Deleted` mail, as the original sent it
+    }  # + one iam:ListAccountAliases per account and batch
     assert assumed == 1  # two keys of one account, one session: not per key
 
 
-def test_the_destructor_deactivating_then_deleting_takes_5_then_6_calls(central: boto3.Session) -> None:
+def test_the_destructor_deactivating_then_deleting_takes_5_then_7_calls(central: boto3.Session) -> None:
     steps, assumed = destruction_budget(central, DEACTIVATE_DAYS)
     _show("deactivate", steps["deactivate"], "key")
     _show("delete after deactivate", steps["delete"], "key")
@@ -97,6 +98,7 @@ def test_the_destructor_deactivating_then_deleting_takes_5_then_6_calls(central:
         "dynamodb:Query": 1,
         "ssm:DeleteParameters": 1,
         "dynamodb:UpdateItem": 1,
+        "ses:SendEmail": 1,
     }
     assert assumed == 1
 

@@ -98,7 +98,7 @@ def _set_aside(harness: Harness) -> str | None:
     inactive = keys[statuses.index("Inactive")]
     if scheduled != [(State.SCHEDULED, inactive, True)]:
         return f"table holds {scheduled}"
-    if any("Secret access key" in mail.text for mail in mails_to(harness, "alice@example.com")):
+    if any("Secret Access Key" in mail.text for mail in mails_to(harness, "alice@example.com")):
         return "a secret was mailed for a key ikr cannot prove it made"
     if journal(harness) or pending_pair_exists(harness, "prod", "alice"):
         return "a journal entry or pending pair was left"

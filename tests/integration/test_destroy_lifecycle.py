@@ -10,6 +10,7 @@ import pytest
 
 from central.aws.expiry_item import State, epoch
 from central.notify.admin import AdminNotifier
+from central.notify.mailers.base import Mail
 from central.retirement.destroy import Destroyed, destroy
 from tests.integration.conftest import RecordingMailer
 from tests.integration.destroy_scene import NOW, Scene
@@ -177,7 +178,7 @@ def test_an_old_key_used_after_the_mail_earns_the_user_one_reminder(central: bot
     result = destroy(scene.context(deactivate_days=days, mailer=mailer), mailed_an_hour_ago(scene))
 
     assert result.reminded is True
-    (reminder,) = mailer.sent
+    (reminder,) = reminders(mailer)
     assert reminder.to == "dave@example.com"
     assert scene.old in reminder.text
     assert "sts" in reminder.text
@@ -189,7 +190,8 @@ def test_an_old_key_used_after_the_mail_earns_the_user_one_reminder(central: bot
         scene.table.remove(back)
         again = destroy(scene.context(now=NOW + timedelta(days=days + 1), deactivate_days=days, mailer=mailer), back)
         assert again.outcome is Destroyed.DELETED
-        assert len(mailer.sent) == 1
+        assert len(reminders(mailer)) == 1
+    assert len(deletion_mails(mailer)) == 1  # when the key is deleted, not when made inactive
 
 
 def test_an_old_key_unused_since_the_mail_earns_no_reminder(central: boto3.Session, scene: Scene):
@@ -201,7 +203,18 @@ def test_an_old_key_unused_since_the_mail_earns_no_reminder(central: boto3.Sessi
 
     assert result.outcome is Destroyed.DELETED
     assert result.reminded is False
-    assert mailer.sent == []
+    assert reminders(mailer) == []
+    (deleted,) = deletion_mails(mailer)  # the original's mail once the key is gone
+    assert deleted.to == "dave@example.com"
+    assert scene.old in deleted.subject
+
+
+def deletion_mails(mailer: RecordingMailer) -> list[Mail]:
+    return [mail for mail in mailer.sent if mail.subject.startswith("Old Access Key Pair Deleted")]
+
+
+def reminders(mailer: RecordingMailer) -> list[Mail]:
+    return [mail for mail in mailer.sent if mail not in deletion_mails(mailer)]
 
 
 def test_a_reminder_that_cannot_be_mailed_does_not_hold_back_the_deletion(central: boto3.Session, scene: Scene):

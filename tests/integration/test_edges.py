@@ -114,7 +114,7 @@ def test_a_relay_quoting_the_message_in_its_554_leaks_no_secret_anywhere(
     (quoted,) = [raw for raw in relay.received if b"\nTo: alice@example.com" in raw]
     secrets = secrets_of_the_run(faults)
     mailed = parse_mail(quoted).text
-    values = [line.split(": ", 1)[1] for line in mailed.splitlines() if "ecret access key: " in line]
+    values = [line.split(": ", 1)[1] for line in mailed.splitlines() if "Secret Access Key: " in line]
     secrets |= set(values)  # the plain secret, or its Fernet ciphertext
     assert values
     assert len(secrets) >= (3 if encrypt else 2)  # secret (+ pending pair), + Fernet key and ciphertext

@@ -210,9 +210,11 @@ def test_after_the_grace_time_the_old_key_is_retired_anyway_and_owner_and_admin_
 
     assert result.outcome is Destroyed.DELETED
     assert len(key_ids(harness, "prod", "nightly")) == 1
-    assert sorted(m.to for m in mailer.sent) == ["admin@example.com", OWNER]
+    # the owner: the forced switch, then the original's deletion mail; the administrator: the notice
+    assert sorted(m.to for m in mailer.sent) == ["admin@example.com", OWNER, OWNER]
     owner = next(m for m in mailer.sent if m.to == OWNER)
     assert "was deleted anyway" in owner.text
+    assert [m.subject.split(":")[0] for m in mailer.sent if m.to == OWNER][1] == "Old Access Key Pair Deleted"
 
 
 def test_without_verification_a_store_user_is_retired_on_time(central: boto3.Session):

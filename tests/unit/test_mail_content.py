@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from central.domain import crypto
 from central.domain.model import Account
-from central.notify.mail_content import NewKeyNotice, new_key_mail
+from central.notify.mail_content import NewKeyNotice, OldKeyDeletedNotice, new_key_mail, old_key_deleted_mail
 
 ACCOUNT = Account(id="111122223333", name="payments")
 DELETED_AT = datetime(2025, 3, 6, 14, 30, tzinfo=UTC)
@@ -47,8 +47,8 @@ def test_a_plain_mail_gives_the_pair_and_everything_needed_to_act():
         assert OLD_KEY_ID in body
         assert "2025-03-06 14:30 UTC" in body
         assert "Update the CI secret. Then restart the app." in body
-    assert f"Access key id: {KEY_ID}" in mail.text
-    assert f"Secret access key: {SECRET}" in mail.text
+    assert f"Access Key: {KEY_ID}" in mail.text
+    assert f"Secret Access Key: {SECRET}" in mail.text
     assert "decrypt" not in mail.text.lower()
 
 
@@ -75,18 +75,53 @@ def test_an_encrypted_mail_gives_only_ciphertexts_and_how_to_decrypt_them():
         assert "111122223333" in body
         assert OLD_KEY_ID in body
         assert "2025-03-06 14:30 UTC" in body
-    assert f"Encrypted access key id: {encrypted_id}" in mail.text
-    assert f"Encrypted secret access key: {encrypted_secret}" in mail.text
+    assert f"Access Key: {encrypted_id}" in mail.text
+    assert f"Secret Access Key: {encrypted_secret}" in mail.text
     # what the mail says can be done, can be done
     assert crypto.decrypt(fernet_key, encrypted_id) == KEY_ID
     assert crypto.decrypt(fernet_key, encrypted_secret) == SECRET
 
 
-def test_without_instructions_there_is_no_instructions_line():
+def test_without_instructions_the_instruction_line_is_there_and_empty():
+    # The original tool's mail always has the line: a runbook reading it finds it, empty.
     mail = new_key_mail(notice(instructions=""))
 
+    assert "\nInstruction: \n" in mail.text
     assert "Instructions" not in mail.text
     assert "Instructions" not in mail.html
+
+
+def test_the_mail_keeps_the_original_tools_contract():
+    mail = new_key_mail(notice(account_alias="acme-payments"))
+
+    assert "New Access Key Pair" in mail.subject
+    assert "Account: 111122223333 (acme-payments)" in mail.text
+    assert "Account:</th><td><code>111122223333 (acme-payments)</code>" in mail.html
+    assert f"Access Key: {KEY_ID}\n" in mail.text
+    assert f"Secret Access Key: {SECRET}\n" in mail.text
+    assert "Instruction: Update the CI secret. Then restart the app." in mail.text
+    assert f"Your old key {OLD_KEY_ID} stops working when it is deleted at 2025-03-06 14:30 UTC." in mail.text
+
+
+def test_the_deletion_mail_names_the_key_in_the_originals_subject():
+    mail = old_key_deleted_mail(
+        OldKeyDeletedNotice(
+            account_id="111122223333",
+            account_alias="acme",
+            user="alice",
+            email="alice@example.com",
+            old_key_id=OLD_KEY_ID,
+            new_key_id=KEY_ID,
+        )
+    )
+
+    assert mail.to == "alice@example.com"
+    assert "Old Access Key Pair Deleted" in mail.subject
+    assert OLD_KEY_ID in mail.subject
+    assert "Account: 111122223333 (acme)" in mail.text
+    assert f"Access Key: {OLD_KEY_ID}" in mail.text
+    assert KEY_ID in mail.text  # the key to use now
+    assert OLD_KEY_ID in mail.html
 
 
 @pytest.mark.parametrize(

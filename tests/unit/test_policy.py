@@ -28,7 +28,7 @@ def test_a_key_older_than_the_rotate_days_is_rotated():
     # THEN rotate that key; the reason says how old, after how long and from where
     assert decision.action is Action.ROTATE
     assert decision.key == old
-    assert decision.due_at == old.created + timedelta(days=90)
+    assert decision.due_at == old.created + timedelta(days=91)  # age in whole days > 90, as the original
     assert decision.reason == (f"key {OLD_ID} is 100 days old; rotate after 90 days (setting ROTATE_AFTER_DAYS)")
     assert decision.user == "alice"
     assert decision.email == "alice@example.com"
@@ -39,12 +39,14 @@ def test_a_key_older_than_the_rotate_days_is_rotated():
 @pytest.mark.parametrize(
     ("age", "expected"),
     [
-        (timedelta(days=90), Action.ROTATE),  # exactly due: now >= created + days
-        (timedelta(days=90) - timedelta(seconds=1), Action.NOT_DUE),
+        # The original's count: due when the age in whole days is greater than the days.
+        (timedelta(days=91), Action.ROTATE),  # exactly due: now >= created + days + 1
+        (timedelta(days=91) - timedelta(seconds=1), Action.NOT_DUE),
+        (timedelta(days=90), Action.NOT_DUE),  # 90 whole days is not more than 90
         (timedelta(0), Action.NOT_DUE),
     ],
 )
-def test_rotation_is_due_from_the_instant_created_plus_days(age, expected):
+def test_rotation_is_due_from_the_instant_created_plus_days_plus_one(age, expected):
     created_key = key(OLD_ID, age_days=0, now=NOW - age)
 
     assert decide(user(created_key), account_scope(rotate=90), NOW, []).action is expected
@@ -56,11 +58,11 @@ def test_a_young_key_is_not_due_and_says_when_it_will_be():
 
     decision = decide(user(young), account_scope(rotate=90, delete=7), NOW, [])
 
-    # THEN not due, due 80 days from now
+    # THEN not due, due 81 days from now (once it is more than 90 whole days old)
     assert decision.action is Action.NOT_DUE
     assert decision.key == young
-    assert decision.due_at == datetime(2025, 5, 20, 12, 0, tzinfo=UTC)
-    assert decision.reason == f"key {OLD_ID} is 10 days old; due 2025-05-20"
+    assert decision.due_at == datetime(2025, 5, 21, 12, 0, tzinfo=UTC)
+    assert decision.reason == f"key {OLD_ID} is 10 days old; due 2025-05-21"
     assert decision.bad_input is False
 
 

@@ -51,15 +51,15 @@ def test_rows_carry_the_decision_its_date_and_where_each_number_came_from():
     rows = rows_by_user(sample_report())
 
     alice, bob, carol, dave = rows["alice"], rows["bob"], rows["carol"], rows["dave"]
-    # due 40 days ago: rotated by the next run, and overdue
+    # due 39 days ago (more than 60 whole days old, as the original counts): rotated by the next run, and overdue
     assert (alice.decision, alice.next_action_at, alice.overdue) == (Action.ROTATE, NOW, True)
-    assert alice.due_at == NOW - timedelta(days=40)
+    assert alice.due_at == NOW - timedelta(days=39)
     assert origins(alice) == ((60, Origin.OU_TAG), (3, Origin.ACCOUNT_TAG))
     assert alice.keys[0].last_used == NOW - timedelta(days=2)
     assert alice.keys[0].last_used_service == "s3"
-    # her own tag: 200 days, due on the key's 200th day
+    # her own tag: 200 days, due once the key is more than 200 whole days old (its 201st day)
     assert (bob.decision, origins(bob)[0], bob.overdue) == (Action.NOT_DUE, (200, Origin.USER_TAG), False)
-    assert bob.next_action_at == NOW + timedelta(days=100)
+    assert bob.next_action_at == NOW + timedelta(days=101)
     # a bad tag: skipped, needs a person
     assert (carol.decision, carol.problem, carol.next_action_at) == (Action.SKIP, True, None)
     # the old key waits: its deletion time, the item's attempts

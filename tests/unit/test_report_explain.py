@@ -52,7 +52,7 @@ def test_ou_default_in_force_and_the_decision_is_the_policys():
     assert line_with(lines, "OU ou-ab12-work (Workloads): '60'")[0].endswith(USED)
     decision = [line for line in lines if "Decision:" in line]
     assert decision == ["9. Decision: NOT-DUE"]
-    assert "next: rotate key AKIAALICE00000000001 at 2027-04-10 12:00 UTC" in [line.strip() for line in lines]
+    assert "next: rotate key AKIAALICE00000000001 at 2027-04-11 12:00 UTC" in [line.strip() for line in lines]
 
 
 def test_an_account_not_opted_in_is_never_entered():

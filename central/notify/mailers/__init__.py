@@ -22,7 +22,7 @@ __all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_
 def build_mailer(settings: Settings, central: Session, time_left: TimeLeft = no_deadline) -> Mailer:
     """The configured mailer. `time_left`: seconds the Lambda invocation has left (None: no deadline),
     past which SES's sending-rate throttle is not retried (`central.aws.ses`)."""
-    sender = str(settings.MAIL_FROM)
+    sender = settings.sender.header  # display name and all: the From header as MAIL_FROM gives it
     if settings.MAIL_CLIENT is MailClient.SES:
         return SesMailer(SesSender(aws.ses(central), time_left), sender)
     parameters = CentralParameters(central)

@@ -23,6 +23,7 @@ import ssl
 from collections.abc import Callable
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from pydantic import SecretStr
 
@@ -52,7 +53,8 @@ class SmtpMailer(Mailer):
         self._host = host
         self._port = port
         self._protocol = protocol
-        self._sender = sender
+        self._sender = sender  # the From header, maybe with a display name
+        self._envelope_sender = parseaddr(sender)[1] or sender  # MAIL FROM takes the address alone
         self._user = user
         self._password_source = password
         self._password: SecretStr | None = None
@@ -122,7 +124,7 @@ class SmtpMailer(Mailer):
         smtp.login(self._user, self._password.get_secret_value())
 
     def _envelope(self, smtp: smtplib.SMTP, to: str, refused: str, quoted: _Quoted) -> None:
-        code, reply = smtp.mail(self._sender)
+        code, reply = smtp.mail(self._envelope_sender)
         if code != 250:
             raise DeliveryError(f"{refused}: MAIL FROM refused: {code} {quoted(reply)}")
         code, reply = smtp.rcpt(to)
