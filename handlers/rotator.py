@@ -1,5 +1,9 @@
 """Scheduled rotator: discovery, sweep of overdue expiry items, then every opted-in account: rotated
-in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message each to the account worker's queue."""
+in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message each to the account worker's queue.
+
+The retry schedule invokes the same function every RETRY_AFTER_MINS with `{"ikr": "retry"}`: the
+retry run (`central.rotation.retry`), one DynamoDB Query when nothing is due. Same role, same
+settings: it does a subset of what the daily run does."""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central.aws import clients as aws
 from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
 from central.rotation.account_queue import AccountQueue
+from central.rotation.account_work import STOP_WITH_MS_LEFT
 from central.rotation.fanout import queue_run
+from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
@@ -21,6 +27,7 @@ from central.wiring import warm_services
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
 settle_garbage_collector()  # once per execution environment, after the imports
+RETRY_EVENT = "retry"  # the retry schedule's constant input: {"ikr": "retry"}
 
 
 @metrics.log_metrics
@@ -28,6 +35,12 @@ settle_garbage_collector()  # once per execution environment, after the imports
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings: Settings = load_settings()
     services = warm_services(settings, purpose="rotate")  # built once per execution environment
+    if isinstance(event, dict) and event.get("ikr") == RETRY_EVENT:
+        retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
+        metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.destructions)
+        metrics.add_metric(name="RetriedAccounts", unit=MetricUnit.Count, value=len(retried.accounts))
+        # No summary notice: the daily run sends that; each failure here has its own log line and notice.
+        return retried.model_dump(mode="json")
     if settings.IKR_ACCOUNT_QUEUE_URL:
         queued = queue_run(services, AccountQueue(aws.sqs(services.central), settings.IKR_ACCOUNT_QUEUE_URL))
         metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=queued.queued + len(queued.accounts))
