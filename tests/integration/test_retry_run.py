@@ -104,7 +104,11 @@ def test_a_user_whose_mail_failed_is_rotated_by_the_retry_run_after_retry_after_
     assert sorted(account.account_id for account in retried.accounts) == sorted(harness.world.account_ids.values())
     assert users(retried.accounts, Outcome.ROTATED) == ["alice", "dave", "olga"]
     assert users(retried.accounts, Outcome.NOT_DUE) == ["bob"]
-    assert sorted(mail.to for mail in harness.mailer.sent) == ["alice@example.com", "dave@example.com", "olga@example.com"]
+    assert sorted(mail.to for mail in harness.mailer.sent) == [
+        "alice@example.com",
+        "dave@example.com",
+        "olga@example.com",
+    ]
     assert len(key_ids(harness, "prod", "alice")) == 2  # the new key, and the old one until its deletion
     assert [item.state for item in items(harness, "prod")] == [State.SCHEDULED]
     # Done: the marks are gone, so the next retry run finds nothing.
