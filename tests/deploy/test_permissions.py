@@ -3,8 +3,9 @@ real run, then hold the deployed roles to it. A call a role does not allow fails
 template grants that no recorded call needs (unless listed below with the reason).
 
 The run: `ikr deploy` of both templates into moto (in process), then the rotator (rotation at day 100,
-the retry run RETRY_AFTER_MINS later for the accounts whose delivery was refused, sweep at day 110) and the destructor fed from the table's stream, on the end-to-end Organization
-with the central account opted in too. The list of calls comes from a botocore `before-call` hook
+the retry run RETRY_AFTER_MINS later for the accounts whose delivery was refused, sweep at day 110)
+and the destructor fed from the table's stream, on the end-to-end Organization with the central
+account opted in too. The list of calls comes from a botocore `before-call` hook
 on every client made during the run, never from a hand list; the policies are the ones moto holds
 after the deployment (intrinsics resolved by CloudFormation, not by this test). They are judged by
 tests/deploy/policy_eval.py, with the users' real tags as aws:ResourceTag and the Organization's id

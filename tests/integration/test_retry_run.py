@@ -135,7 +135,8 @@ def test_an_uncertain_delivery_is_sent_again_by_the_retry_run_the_same_key(centr
     mailer = harness.services.mailer = UncertainOnce()
     run_rotation(harness.services)
     (journal,) = items(harness, "dev")
-    assert journal.state is State.KEY_CREATED and journal.delivery_uncertain_at is not None
+    assert journal.state is State.KEY_CREATED
+    assert journal.delivery_uncertain_at is not None
 
     at(harness, LATER + RETRY - timedelta(seconds=1))
     assert run_retries(harness.services).accounts == []
@@ -234,7 +235,8 @@ def test_only_a_retry_put_back_is_in_the_index(central: boto3.Session, scene: Sc
     # Any other write of the item (here: a deactivation's put-back) leaves the index.
     scene.table.put(put_back.model_copy(update={"handling": put_back.handling.model_copy(update={"outcome": "x"})}))
     (raw,) = raw_items(central)
-    assert RETRY_QUEUE_ATTRIBUTE not in raw and RETRY_AT_ATTRIBUTE not in raw
+    assert RETRY_QUEUE_ATTRIBUTE not in raw
+    assert RETRY_AT_ATTRIBUTE not in raw
 
 
 # -- a table made before the index ---------------------------------------------------------------------
