@@ -5,8 +5,9 @@ cases as the daily run (the account's pass; the sweep's removal and the destruct
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -17,7 +18,7 @@ from central.aws.retry_marks import MARK_KEY
 from central.aws.stream_pump import Checkpoint, pump
 from central.clock import fixed_clock
 from central.domain.errors import DeliveryUncertain, SettingsError
-from central.domain.results import Outcome
+from central.domain.results import AccountResult, Outcome
 from central.notify.mailers.base import Mail
 from central.retirement.destroy import Destroyed, destroy
 from central.rotation.retry import MAX_RETRY_PASSES, run_retries
@@ -38,15 +39,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 RETRY = timedelta(minutes=5)  # RETRY_AFTER_MINS' default
 
 
-def at(harness: Harness, moment: object) -> None:
-    harness.services.clock = fixed_clock(moment)  # type: ignore[arg-type]
+def at(harness: Harness, moment: datetime) -> None:
+    harness.services.clock = fixed_clock(moment)
 
 
-def users(run_accounts: list, outcome: Outcome) -> list[str]:
+def users(run_accounts: list[AccountResult], outcome: Outcome) -> list[str]:
     return sorted(user.user for account in run_accounts for user in account.users if user.outcome is outcome)
 
 
-def raw_items(central: boto3.Session) -> list[dict]:
+def raw_items(central: boto3.Session) -> list[dict[str, Any]]:
     return central.client("dynamodb").scan(TableName=TABLE)["Items"]
 
 
@@ -232,6 +233,7 @@ def test_only_a_retry_put_back_is_in_the_index(central: boto3.Session, scene: Sc
     assert raw[RETRY_QUEUE_ATTRIBUTE] == {"S": "due"}
     assert raw[RETRY_AT_ATTRIBUTE] == raw["expires_at"]
     (put_back,) = scene.table_items()
+    assert put_back.handling is not None
     # Any other write of the item (here: a deactivation's put-back) leaves the index.
     scene.table.put(put_back.model_copy(update={"handling": put_back.handling.model_copy(update={"outcome": "x"})}))
     (raw,) = raw_items(central)
