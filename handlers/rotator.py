@@ -37,7 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     services = warm_services(settings, purpose="rotate")  # built once per execution environment
     if isinstance(event, dict) and event.get("ikr") == RETRY_EVENT:
         retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
-        metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.destructions)
+        metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.swept)
         metrics.add_metric(name="RetriedAccounts", unit=MetricUnit.Count, value=len(retried.accounts))
         # No summary notice: the daily run sends that; each failure here has its own log line and notice.
         return retried.model_dump(mode="json")

@@ -21,16 +21,16 @@ retry. After MAX_RETRY_PASSES passes without success the account is left to the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from central.aws.expiry_item import ExpiryItem, epoch
 from central.aws.retry_marks import RetryMark
 from central.collaborators import Services
 from central.domain.errors import IkrError
-from central.domain.results import AccountResult, AccountStatus
+from central.domain.results import AccountResult, AccountStatus, RunResult
 from central.domain.summary import account_lines
 from central.rotation.account import new_run_id
 from central.rotation.postpone import RetryScope
@@ -44,20 +44,12 @@ logger = Logger(service="ikr")
 MAX_RETRY_PASSES = 12
 
 
-class RetryRun(BaseModel):
-    run_id: str
-    now: datetime
-    destructions: int = 0  # failed destructions handed to the destructor again
-    accounts: list[AccountResult] = Field(default_factory=list)  # accounts worked again
+class RetryRun(RunResult):
+    """A retry run's result: `swept` counts the failed destructions handed to the destructor again,
+    `accounts` the accounts with postponed rotations worked again."""
+
+    dry_run: bool = False
     left_to_daily_run: list[str] = Field(default_factory=list)  # account ids: passes used up, or unusable mark
-
-    @property
-    def failed(self) -> bool:
-        return any(account.failed for account in self.accounts)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
 
 
 def _always() -> bool:
@@ -71,7 +63,7 @@ def run_retries(services: Services, keep_going: Callable[[], bool] = _always) ->
     run = RetryRun(run_id=new_run_id(), now=now)
     due = services.table.retries.due(epoch(now))
     handed = [item for item in due.items if services.table.remove_expired(item, now)]
-    run.destructions = len(handed)
+    run.swept = len(handed)
     for mark in due.marks:
         if not keep_going():
             logger.warning("time ran low; accounts left for the next retry run", run_id=run.run_id)
@@ -93,7 +85,7 @@ def run_retries(services: Services, keep_going: Callable[[], bool] = _always) ->
         "retry run",
         run_id=run.run_id,
         now=now.isoformat(),
-        destructions=run.destructions,
+        destructions=run.swept,
         accounts=len(run.accounts),
         left_to_daily_run=run.left_to_daily_run,
     )
@@ -140,7 +132,7 @@ def _scope(mark: RetryMark) -> RetryScope | None:
 def retry_lines(run: RetryRun) -> list[str]:
     """The retry run as terminal lines: what it handed on, each account worked again, the verdict."""
     lines = [
-        f"ikr retry at {run.now:%Y-%m-%d %H:%M} UTC, run {run.run_id}: {run.destructions} failed deletion(s) "
+        f"ikr retry at {run.now:%Y-%m-%d %H:%M} UTC, run {run.run_id}: {run.swept} failed deletion(s) "
         f"handed to the destructor again, {len(run.accounts)} account(s) with postponed rotations worked again"
     ]
     for account in run.accounts:

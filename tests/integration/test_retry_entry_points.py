@@ -73,6 +73,6 @@ def test_the_rotator_runs_the_retry_run_on_the_retry_schedule_s_event(
     result = rotator.handler({"ikr": "retry"}, LocalLambdaContext(function_name="ikr-rotator"))
 
     assert json.dumps(result)  # plain JSON for Lambda
-    assert result["destructions"] == 0
+    assert result["swept"] == 0
     (account,) = result["accounts"]
     assert [(user["user"], user["outcome"]) for user in account["users"]] == [("alice", "rotated")]

@@ -67,7 +67,7 @@ def test_with_nothing_due_a_retry_run_is_exactly_one_dynamodb_query(
     assert [(call.service, call.operation) for call in faults.calls] == [("dynamodb", "Query")]
     (query,) = faults.calls
     assert query.params["IndexName"] == "due-retries"
-    assert (run.destructions, run.accounts, run.left_to_daily_run) == (0, [], [])
+    assert (run.swept, run.accounts, run.left_to_daily_run) == (0, [], [])
 
 
 def test_with_an_empty_table_a_retry_run_is_one_query_too(central: boto3.Session, monkeypatch: pytest.MonkeyPatch):
@@ -207,11 +207,11 @@ def test_a_failed_deletion_is_handed_to_the_destructor_by_the_retry_run_after_re
     services, _ = make_services(central)
 
     services.clock = fixed_clock(NOW + RETRY - timedelta(seconds=1))
-    assert run_retries(services).destructions == 0
+    assert run_retries(services).swept == 0
     assert scene.table_items() == [put_back]
 
     services.clock = fixed_clock(NOW + RETRY)
-    assert run_retries(services).destructions == 1
+    assert run_retries(services).swept == 1
     assert scene.table_items() == []  # removed as the sweep removes: the stream hands it over
 
     # The destructor Lambda's path, on its own clock (the real one: long before NOW), as deployed.
@@ -223,7 +223,7 @@ def test_a_failed_deletion_is_handed_to_the_destructor_by_the_retry_run_after_re
     assert pumped.failed == 0
     assert scene.access_keys() == {scene.new}  # the retry deleted the old key
     assert [item.state for item in scene.table_items()] == []  # a tombstone only, which readers never see
-    assert run_retries(services).destructions == 0
+    assert run_retries(services).swept == 0
 
 
 def test_only_a_retry_put_back_is_in_the_index(central: boto3.Session, scene: Scene, monkeypatch: pytest.MonkeyPatch):
