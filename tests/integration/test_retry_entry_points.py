@@ -19,6 +19,8 @@ from tests.integration.fixtures_extra import (
 )
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, build_world
 
+# `ikr`'s main() points the ikr logger at the test's captured stderr: put it back afterwards.
+pytestmark = pytest.mark.usefixtures("ikr_logging_restored")
 SPEC = OrgSpec(
     ous={"Work": {"IKR:ENABLED": "true", "IKR:ROTATE_AFTER_DAYS": "60"}},
     accounts=[AccountSpec("prod", "Work", {}, [UserSpec("alice", {"IKR:EMAIL": "alice@example.com"})])],
