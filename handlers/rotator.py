@@ -1,7 +1,11 @@
 """Scheduled rotator: discovery, sweep of overdue expiry items, then every opted-in account: rotated
 in process, or, with IKR_ACCOUNT_QUEUE_URL set, one message per account to the account worker's queue
 as the Organization's pages arrive. A fan-out run that nears the function's timeout saves where its
-walk stands and invokes the function again to go on (`central.rotation.continuation`)."""
+walk stands and invokes the function again to go on (`central.rotation.continuation`).
+
+The retry schedule invokes the same function every RETRY_AFTER_MINS with `{"ikr": "retry"}`: the
+retry run (`central.rotation.retry`), one DynamoDB Query when nothing is due. Same role, same
+settings: it does a subset of what the daily run does."""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from central.aws import clients as aws
 from central.aws.walk_position import WalkPositions
 from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
 from central.rotation.account_queue import AccountQueue
+from central.rotation.account_work import STOP_WITH_MS_LEFT
 from central.rotation.continuation import continuing, fan_out
+from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
 from central.startup import settle_garbage_collector
@@ -24,6 +30,7 @@ from central.wiring import lambda_time_left, warm_services
 logger = Logger(service="ikr")
 metrics = Metrics(namespace="ikr", service="rotator")
 settle_garbage_collector()  # once per execution environment, after the imports
+RETRY_EVENT = "retry"  # the retry schedule's constant input: {"ikr": "retry"}
 
 
 @metrics.log_metrics
@@ -33,6 +40,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     services = warm_services(
         settings, purpose="rotate", time_left=lambda_time_left(context)
     )  # built once per execution environment
+    if isinstance(event, dict) and event.get("ikr") == RETRY_EVENT:
+        retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
+        metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.swept)
+        metrics.add_metric(name="RetriedAccounts", unit=MetricUnit.Count, value=len(retried.accounts))
+        # No summary notice: the daily run sends that; each failure here has its own log line and notice.
+        return retried.model_dump(mode="json")
     if settings.IKR_ACCOUNT_QUEUE_URL:
         queued = fan_out(
             services,

@@ -23,6 +23,16 @@ _deserializer = TypeDeserializer()
 
 TTL_ATTRIBUTE = "expires_at"
 
+# The due-retries index (`central.aws.retry_marks`): sparse, so only what waits for a retry is in it.
+# Every entry has the same partition value; its sort key is when the retry is due (epoch seconds).
+RETRY_INDEX = "due-retries"
+RETRY_QUEUE_ATTRIBUTE = "retry_queue"
+RETRY_AT_ATTRIBUTE = "retry_at"
+RETRY_QUEUE = "due"
+# The destructor's outcome for a failed attempt put back RETRY_AFTER_MINS later
+# (`central.retirement.outcome.Destroyed.RETRY`).
+RETRY_OUTCOME = "retry-scheduled"
+
 
 class State(StrEnum):
     STARTED = "started"  # intent written; CreateAccessKey may or may not have happened
@@ -190,7 +200,17 @@ class ExpiryItem(BaseModel):
     def to_item(self) -> dict[str, Any]:
         plain = self.model_dump(mode="json", exclude_none=True)  # nested too: absent, never NULL
         plain["item_key"] = self.item_key
+        plain.update(self._retry_entry())
         return {key: _serializer.serialize(value) for key, value in plain.items()}
+
+    def _retry_entry(self) -> dict[str, Any]:
+        """The due-retries index's attributes, derived at every write and never stored in the model,
+        so no later write can carry a stale entry: only a failed destruction put back for a retry
+        is in the index, due when its item is."""
+        retry = self.handling is not None and self.handling.outcome == RETRY_OUTCOME
+        if self.state is not State.SCHEDULED or not retry or self.expires_at is None:
+            return {}
+        return {RETRY_QUEUE_ATTRIBUTE: RETRY_QUEUE, RETRY_AT_ATTRIBUTE: self.expires_at}
 
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> ExpiryItem:

@@ -36,6 +36,7 @@ from central.aws.expiry_item import (
     epoch,
 )
 from central.aws.original_table import refuse_foreign_schema
+from central.aws.retry_marks import INDEX, INDEX_ATTRIBUTES, RetryMarks, is_mark
 from central.domain.errors import IkrError, InvalidItemError, SettingsError
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class ExpiryTable:
     def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._db = dynamodb
         self.name = table_name
+        self.retries = RetryMarks(dynamodb, table_name)  # the due-retries index and the accounts' marks
 
     def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
         where = f"table {self.name}" + (f" {item.where}" if item is not None else "")
@@ -82,11 +84,13 @@ class ExpiryTable:
                 AttributeDefinitions=[
                     {"AttributeName": "account_id", "AttributeType": "S"},
                     {"AttributeName": "item_key", "AttributeType": "S"},
+                    *INDEX_ATTRIBUTES,
                 ],
                 KeySchema=[
                     {"AttributeName": "account_id", "KeyType": "HASH"},
                     {"AttributeName": "item_key", "KeyType": "RANGE"},
                 ],
+                GlobalSecondaryIndexes=[INDEX],
                 BillingMode="PAY_PER_REQUEST",
                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
             )
@@ -97,12 +101,33 @@ class ExpiryTable:
             # Someone else's table of that name (the original tool's) is refused before TTL is touched.
             refuse_foreign_schema(self.name, self._db.describe_table(TableName=self.name)["Table"])
         self._db.get_waiter("table_exists").wait(TableName=self.name)
+        if not created:
+            self._ensure_retry_index()
         ttl = self._db.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
         if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
             self._db.update_time_to_live(
                 TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
             )
         return created
+
+    def _ensure_retry_index(self) -> None:
+        """A table made before the due-retries index gets it (DynamoDB fills it from the items)."""
+        table = self._db.describe_table(TableName=self.name)["Table"]
+        if any(index["IndexName"] == INDEX["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])):
+            return
+        self._db.update_table(
+            TableName=self.name,
+            AttributeDefinitions=INDEX_ATTRIBUTES,
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": INDEX["IndexName"],
+                        "KeySchema": INDEX["KeySchema"],
+                        "Projection": INDEX["Projection"],
+                    }
+                }
+            ],
+        )
 
     def _describe(self) -> dict[str, Any]:
         with self._call("DescribeTable"):
@@ -153,8 +178,8 @@ class ExpiryTable:
             ConsistentRead=True,
         ):
             for raw in page["Items"]:
-                if _is_tombstone(raw):
-                    continue  # the destructor's own record of a handled REMOVE: no one else's business
+                if _is_tombstone(raw) or is_mark(raw):
+                    continue  # the destructor's record of a handled REMOVE, a retry mark: no one else's business
                 item = _valid(raw)
                 if item is not None:
                     yield item
@@ -364,6 +389,11 @@ class ExpiryTable:
                 if item is not None and self._remove_swept(item, cutoff):
                     removed.append(item)
         return removed
+
+    def remove_expired(self, item: ExpiryItem, now: datetime) -> bool:
+        """Remove one scheduled item whose time has passed, as the sweep does (the retry run's way of
+        handing a due retry to the destructor); False when TTL or another run got there first."""
+        return self._remove_swept(item, epoch(now))
 
     def _remove_swept(self, item: ExpiryItem, cutoff: int) -> bool:
         try:

@@ -98,6 +98,16 @@ def parser() -> argparse.ArgumentParser:
         help="accounts worked at once (1-256; default: IKR_CONCURRENCY or 16); the output is the same for any N",
     )
 
+    retry = commands.add_parser(
+        "retry",
+        help="one retry run: failed deletions and postponed rotations now due (what the retry schedule runs)",
+    )
+    retry.add_argument(
+        "--now",
+        type=_instant,
+        help="act as if it were this instant (ISO-8601); default: IKR_NOW or now (same rule as `ikr rotate`)",
+    )
+
     lease = commands.add_parser(
         "end-lease",
         help="end the lease of a rotation whose run you know is dead: the next run resumes or undoes it",
@@ -214,6 +224,16 @@ def _rotate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _retry(args: argparse.Namespace) -> int:
+    from central.rotation.retry import retry_lines, run_retries  # noqa: PLC0415 - only this command needs it
+
+    services = build_services(load_settings(), purpose="rotate", now=args.now)
+    result = run_retries(services)
+    for line in retry_lines(result):
+        print(line)
+    return result.exit_code
+
+
 def _end_lease(args: argparse.Namespace) -> int:
     from central.rotation.end_lease import end_lease  # noqa: PLC0415 - only this command needs it
 
@@ -322,6 +342,7 @@ def _tag_users(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "bootstrap": _bootstrap,
     "rotate": _rotate,
+    "retry": _retry,
     "end-lease": _end_lease,
     "stream-pump": _stream_pump,
     "decrypt": _decrypt,

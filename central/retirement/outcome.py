@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from central.aws.expiry_item import TOMBSTONE_LIFE, ExpiryItem, Handling, State, epoch, from_epoch
+from central.aws.expiry_item import RETRY_OUTCOME, TOMBSTONE_LIFE, ExpiryItem, Handling, State, epoch, from_epoch
 from central.aws.expiry_table import ExpiryTable
 from central.aws.member import MemberAccount
 from central.aws.sessions import SessionBroker
@@ -28,7 +28,7 @@ class Destroyed(StrEnum):
     ALREADY_GONE = "already-gone"
     KEPT_ONLY_KEY = "kept-only-key"
     KEPT_REACTIVATED = "kept-reactivated"  # an unrecorded key someone made Active again: ikr leaves it alone
-    RETRY = "retry-scheduled"
+    RETRY = RETRY_OUTCOME  # "retry-scheduled": the item is in the due-retries index until then
     GAVE_UP = "gave-up"  # attempts exhausted: item kept as `failed`, administrator told
     TOO_EARLY = "put-back-too-early"
     IGNORED = "ignored"

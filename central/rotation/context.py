@@ -4,7 +4,7 @@ the steps end in (failed, recovered, told to the administrator)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,7 @@ class RotationContext:
     lease_minutes: int = DEFAULT_LEASE_MINUTES  # IKR_LEASE_MINUTES
     owner: str = ""  # lease owner id of this pass (lease_owner(run_id)); "" : made from run_id
     admin: AdminNotifier | None = None
+    retry_after: timedelta = timedelta(minutes=5)  # RETRY_AFTER_MINS: a postponed rotation's retry run
 
     def time(self) -> datetime:
         return self.clock() if self.clock is not None else self.now

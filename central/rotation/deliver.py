@@ -30,6 +30,7 @@ from central.notify.mail_content import NewKeyNotice, StoredKeyNotice, new_key_m
 from central.notify.webhook import Event, Notice
 from central.rotation.context import RotationContext, failed
 from central.rotation.lease import Lease
+from central.rotation.postpone import postpone
 from central.rotation.undo import Undo
 
 logger = Logger(service="ikr")
@@ -121,6 +122,7 @@ class Deliver:
             self.ctx.table.advance(item, delivery_uncertain_at=now, lease_until=now)
         except LeaseConflict as exc:
             return self.lease.conflict(item, exc.found, f"delivery of key {item.new_key_id} uncertain; ")
+        postpone(self.ctx, item.user_name, f"delivery uncertain: {reason}")
         lines = [
             f"The delivery of new key {item.new_key_id} of IAM user {item.user_name} in account {item.account_id} "
             f"is uncertain: {reason}.",
@@ -196,6 +198,7 @@ class Deliver:
             self.lease.end_now(item)
         except LeaseConflict as exc:
             return self.lease.conflict(item, exc.found)
+        postpone(self.ctx, item.user_name, f"re-delivery failed: {reason}")
         logger.error(
             "re-delivery of an interrupted rotation failed; key kept for the next run",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},

@@ -37,6 +37,7 @@ from central.domain.results import UserResult
 from central.rotation.context import DEFAULT_LEASE_MINUTES, RotationContext, failed
 from central.rotation.deliver import Deliver
 from central.rotation.lease import JOURNAL_STATES, Lease, in_progress_detail, lease_expired, lease_owner
+from central.rotation.postpone import postpone
 from central.rotation.undo import Undo
 
 __all__ = [
@@ -115,6 +116,7 @@ class KeyRotation:
         """CreateAccessKey's answer was lost or a server error: a key may exist that ikr cannot name.
         The journal stays and the lease ends; the next run looks for a key nobody recorded."""
         self.lease.end_now(item)
+        postpone(self.ctx, item.user_name, f"CreateAccessKey uncertain: {reason}")
         logger.error(
             "CreateAccessKey may have made a key whose id never arrived",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},

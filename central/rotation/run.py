@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
@@ -226,6 +226,7 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
                 clock=services.clock,
                 lease_minutes=services.settings.IKR_LEASE_MINUTES,
                 admin=services.admin,
+                retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
             ),
             keep_going,
         )

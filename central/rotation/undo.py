@@ -24,6 +24,7 @@ from central.domain.results import UserResult
 from central.notify.webhook import Event, Notice
 from central.rotation.context import RotationContext, failed, plain_mail
 from central.rotation.lease import Lease
+from central.rotation.postpone import postpone
 
 logger = Logger(service="ikr")
 
@@ -138,7 +139,10 @@ class Undo:
             # The journal stays; its lease ends now, so the next run finishes the undo at once.
             with contextlib.suppress(IkrError):
                 self.lease.end_now(item)
+                postpone(self.ctx, item.user_name, f"delivery failed ({reason}), undo unfinished")
             raise
+        # The user is still due: the retry run tries again RETRY_AFTER_MINS from now.
+        postpone(self.ctx, item.user_name, f"delivery failed: {reason}")
         logger.error(
             "delivery failed; new key removed, old key kept",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},

@@ -3,8 +3,9 @@ real run, then hold the deployed roles to it. A call a role does not allow fails
 template grants that no recorded call needs (unless listed below with the reason).
 
 The run: `ikr deploy` of both templates into moto (in process), then the rotator (rotation at day 100,
-sweep at day 110) and the destructor fed from the table's stream, on the end-to-end Organization
-with the central account opted in too. The list of calls comes from a botocore `before-call` hook
+the retry run RETRY_AFTER_MINS later for the accounts whose delivery was refused, sweep at day 110)
+and the destructor fed from the table's stream, on the end-to-end Organization with the central
+account opted in too. The list of calls comes from a botocore `before-call` hook
 on every client made during the run, never from a hand list; the policies are the ones moto holds
 after the deployment (intrinsics resolved by CloudFormation, not by this test). They are judged by
 tests/deploy/policy_eval.py, with the users' real tags as aws:ResourceTag and the Organization's id
@@ -32,6 +33,7 @@ from central.aws.cloudformation import CloudFormation
 from central.aws.stream_pump import Checkpoint, pump
 from central.cli.main import parser
 from central.deploy import command as deploying
+from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 from central.settings import load_settings
 from central.wiring import build_services
@@ -223,6 +225,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
 
         recorder.phase = "rotator"
         run_rotation(build_services(load_settings(), purpose="rotate", now=DAY_100))
+        # The archivers' refused deliveries marked their accounts: the retry schedule's run (the rotator's role).
+        retried = run_retries(build_services(load_settings(), purpose="rotate", now=DAY_100 + timedelta(minutes=5)))
+        assert retried.accounts
         run_rotation(build_services(load_settings(), purpose="rotate", now=DAY_110))  # the sweep
         recorder.phase = "destructor"
         patch.setenv("IKR_NOW", DAY_110.isoformat())
@@ -294,6 +299,8 @@ def resource_of(call: Call, stream_arn: str) -> str:
     if service == "ssm":
         return f"arn:aws:ssm:{REGION}:{account}:parameter/{params['Name'].lstrip('/')}"
     if service == "dynamodb":
+        if "IndexName" in params:  # a Query on an index is authorised against the index
+            return f"arn:aws:dynamodb:{REGION}:{account}:table/{params['TableName']}/index/{params['IndexName']}"
         if "TableName" in params:
             return f"arn:aws:dynamodb:{REGION}:{account}:table/{params['TableName']}"
         return stream_arn  # the stream calls (DescribeStream, GetShardIterator, GetRecords, ListStreams)
@@ -359,6 +366,7 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
     assert (True, "sts:AssumeRole") in actions
     assert (True, "organizations:ListRoots") in actions
     assert (True, "ses:SendEmail") in actions
+    assert (True, "dynamodb:Query") in actions  # the retry run's one read, on the due-retries index
 
 
 def test_every_recorded_call_is_allowed_by_its_role(recorded: Recorded) -> None:

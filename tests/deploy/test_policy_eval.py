@@ -120,13 +120,21 @@ def test_not_action_and_wildcards() -> None:
 
 
 def test_what_it_does_not_know_it_refuses_to_judge() -> None:
-    policy = {
+    variable = {
         "Statement": {
             "Effect": "Allow",
-            "Action": "*",
+            "Action": "iam:CreateAccessKey",
             "Resource": "*",
-            "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "${aws:username}"}},
         }
     }
     with pytest.raises(NotImplementedError):
-        evaluate([policy], Request("s3:GetObject"))
+        evaluate([variable], Request("iam:CreateAccessKey", context={"aws:PrincipalTag/team": "x"}))
+    not_principal = {"Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "*", "Resource": "*"}}
+    with pytest.raises(NotImplementedError):
+        evaluate([not_principal], Request("s3:GetObject", principal=ROLE))
+    unknown = {
+        "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringSounds": {"k": "v"}}}
+    }
+    with pytest.raises(NotImplementedError):
+        evaluate([unknown], Request("s3:GetObject", context={"k": "v"}))

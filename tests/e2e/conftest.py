@@ -127,13 +127,21 @@ class E2E:
             for user in spec.users
         }
 
-    def items(self) -> list[dict[str, Any]]:
-        """Every expiry table item, plain; not the destructor's tombstones (its record of a handled
-        REMOVE, removed by TTL or the sweep two days later), which no reader of the table sees."""
+    def _scan(self) -> list[dict[str, Any]]:
         raw = self.client("central", "dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
         deserializer = TypeDeserializer()
-        plain = [{key: deserializer.deserialize(value) for key, value in item.items()} for item in raw]
-        return [item for item in plain if item.get("state") != "retired"]
+        return [{key: deserializer.deserialize(value) for key, value in item.items()} for item in raw]
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every expiry table item, plain; not the destructor's tombstones (its record of a handled
+        REMOVE, removed by TTL or the sweep two days later) nor the accounts' retry marks (`#retry`,
+        read by the retry run only), which no reader of the table sees."""
+        return [item for item in self._scan() if item.get("state") != "retired" and item["item_key"] != "#retry"]
+
+    def retry_marks(self) -> dict[str, str]:
+        """The accounts marked for the retry run, by account name: the reason of the postponement."""
+        names = {account_id: name for name, account_id in self.world.account_ids.items()}
+        return {names[item["account_id"]]: item["reason"] for item in self._scan() if item["item_key"] == "#retry"}
 
     def user_tags(self, account: str, user: str) -> dict[str, str]:
         tags = self.client(account, "iam").list_user_tags(UserName=user)["Tags"]

@@ -49,6 +49,9 @@ def assert_nothing_rotated(e2e: E2E, run: Run, before: dict[tuple[str, str], lis
         assert f"old key {before[account, user][0]} kept" in line
     assert e2e.all_keys() == before  # each new key was removed again
     assert e2e.items() == []  # nothing scheduled, no journal left behind
+    marks = e2e.retry_marks()  # each account with a refused delivery is taken up by the retry run
+    assert sorted(marks) == sorted(account for account, _user in DUE)
+    assert all(why in reason for reason in marks.values()), marks
 
 
 def test_mailgun_gets_each_mail_with_the_api_key(e2e: E2E, mailgun: MailgunStandIn) -> None:
