@@ -85,7 +85,7 @@ class OrgStandIn(StandIn):
         super().__init__(accounts, users, users, latency=latency)
         self.bucket = bucket
         self.every_ou = every_ou  # every OU opted in (the CLI run: every account's rows held)
-        self.ou_ids = [f"ou-bnch-{n:04d}" for n in range(ous)]
+        self.ou_ids = [f"ou-bnch-{n:08d}" for n in range(ous)]  # AWS's form: ou-<root>-<8 to 32>
         share = -(-accounts // ous)
         self.by_ou = {ou: self.members[n * share : (n + 1) * share] for n, ou in enumerate(self.ou_ids)}
         self.sent = 0

@@ -20,9 +20,11 @@ from typing import Any
 import boto3
 import pytest
 
+from central.aws import walk_position
 from central.aws.errors import CONDITION_CODES, NOT_FOUND_CODES
 from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.expiry_table import ExpiryTable
+from central.aws.retry_marks import is_mark
 from central.aws.stream_pump import LocalLambdaContext
 from central.cli.main import main
 from handlers import destructor, reporter, rotator
@@ -123,8 +125,14 @@ class Scenario:
         return ExpiryTable(self.central.client("dynamodb"), TABLE)
 
     def items(self) -> list[ExpiryItem]:
+        """The expiry items: not the accounts' retry marks nor the rotator's walk position, which share
+        the table and are no expiry items."""
         raw = self.central.client("dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
-        return [ExpiryItem.from_item(item) for item in raw]
+        return [
+            ExpiryItem.from_item(item)
+            for item in raw
+            if not is_mark(item) and item.get("account_id") != {"S": walk_position.PARTITION}
+        ]
 
     def capture(self, call: Callable[[], Any]) -> Outcome:
         """Run the entry point; what it returned or raised, printed and logged."""
