@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from central.aws.stream_pump import LocalLambdaContext
+from central.rotation.account_queue import AccountMessage
 from handlers import account_worker, rotator
 from tests.integration.fixtures_extra import (
     LATER,
@@ -113,7 +114,9 @@ def _queued_event(world: Overlap) -> dict[str, Any]:
     world.monkeypatch.setenv("IKR_ACCOUNT_QUEUE_URL", url)
     world.monkeypatch.setenv("IKR_NOW", LATER.isoformat())
     rotator.handler({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}, _Context())
-    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    # Every ACTIVE account is queued (its own tags are the worker's to read): prod's is the one to work.
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    (message,) = [m for m in messages if AccountMessage.model_validate_json(m["Body"]).account.id == world.prod]
     return {
         "Records": [
             {
