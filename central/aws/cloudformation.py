@@ -73,7 +73,10 @@ class CloudFormation:
         """Whether trusted access between StackSets and Organizations is on: ENABLED, DISABLED or
         DISABLED_PERMANENTLY (DescribeOrganizationsAccess; the management account calls it as SELF,
         a delegated administrator as DELEGATED_ADMIN)."""
-        with aws_call("cloudformation:DescribeOrganizationsAccess", "trusted access of StackSets"):
+        with aws_call(
+            "cloudformation:DescribeOrganizationsAccess",
+            f"StackSets' trusted access to the Organization (as {call_as})",
+        ):
             return str(self._cf.describe_organizations_access(CallAs=call_as)["Status"])
 
     def stack_set_exists(self, name: str, call_as: str) -> bool:

@@ -78,6 +78,11 @@ ACCESS_DENIED_CODES = frozenset(
         "KMSAccessDeniedException",  # a KMS key's policy refuses the caller (Secrets Manager, SSM, ...)
         "403",  # S3 HeadObject: a HEAD answer has no body, so botocore names the status
         "Forbidden",
+        # Common to every AWS API (each API reference's CommonErrors): the caller may not, the
+        # account has not opted in to the service or region, the request's signature is incomplete.
+        "NotAuthorized",
+        "OptInRequired",
+        "IncompleteSignature",
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -96,6 +101,8 @@ LIMIT_CODES = frozenset(
 )
 INVALID_CODES = frozenset(
     {
+        # Common: the request's date is over 15 minutes off AWS's clock; the host clock needs fixing.
+        "RequestExpired",
         "ValidationError",
         "ValidationException",
         "InvalidParameterValue",

@@ -18,9 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 from pydantic import SecretStr
 
 from central.aws import clients as aws
+from central.aws.errors import SERVER_CODES, THROTTLING_CODES
 from central.aws.store_refusals import refusal
 from central.domain.delivery import Delivery, Via
-from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain
 from central.domain.redaction import remember
 
 MANAGED_TAG_KEY, MANAGED_TAG_VALUE = "IKR:MANAGED", "true"
@@ -47,7 +48,10 @@ def write_pair(session: boto3.Session, delivery: Delivery, key_id: str, secret: 
             ) from None
         # Refused: nothing was written; the reason says what the target's owner can do about it.
         reason = refusal(delivery, code, str(exc.response["Error"].get("Message", "")))
-        raise DeliveryError(
+        # Throttled past botocore's retries, or a transient server error: minutes mend it. Otherwise
+        # the target's policy, key, type or state said no, which waits for a person.
+        transient = code in THROTTLING_CODES or code in SERVER_CODES
+        raise (DeliveryError if transient else DeliveryRefused)(
             f"{where}: delivery refused: cannot write the new key to {delivery.where}: {reason}"
         ) from None
     except (ReadTimeoutError, ConnectionClosedError) as exc:

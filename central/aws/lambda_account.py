@@ -29,13 +29,14 @@ class Concurrency:
 
 
 class LambdaAccount:
-    def __init__(self, client: Any, region: str) -> None:
+    def __init__(self, client: Any, region: str, account_id: str | None = None) -> None:
         """`client`: a Lambda client (no type stubs for it here; tests stub one)."""
         self._lambda = client
         self._region = region
+        self._account = f"account {account_id}'s" if account_id else "the account's"
 
     def concurrency(self) -> Concurrency:
-        with aws_call("lambda:GetAccountSettings", f"the account's Lambda quota in {self._region}"):
+        with aws_call("lambda:GetAccountSettings", f"{self._account} Lambda quota in {self._region}"):
             limit = self._lambda.get_account_settings()["AccountLimit"]
         return Concurrency(
             limit=int(limit["ConcurrentExecutions"]),

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +23,9 @@ from central.deploy.stack import StackDeployer, missing_required, stack_paramete
 from central.deploy.stackset import StackSetDeployer
 from central.deploy.upload import upload
 from central.domain.errors import UsageError
+
+if TYPE_CHECKING:
+    from central.aws.sessions import Session
 
 DEFAULT_ARTIFACT = Path("dist/ikr-lambda.zip")
 # The outputs of the central stack that the member role needs, by StackSet parameter.
@@ -226,7 +229,7 @@ def build_artifact(
 def deploy(args: argparse.Namespace) -> int:
     options = options_from(args)
     session = aws.region_session(options.region)
-    target = DeployTarget(session)
+    target = _deploy_target(session)
     if options.management_account:
         cf = CloudFormation(aws.cloudformation(session))
         return deploy_member_role_here(
@@ -252,7 +255,7 @@ def deploy(args: argparse.Namespace) -> int:
     elif "OrganizationId" not in parameters:
         parameters["OrganizationId"] = organization.id
     previous = previous_parameters(cf, options.stack_name)
-    check_quota(central, parameters, previous, LambdaAccount(aws.lambda_(session), region))
+    check_quota(central, parameters, previous, LambdaAccount(aws.lambda_(session), region, target.caller.account_id))
     with_stackset = organization is not None and not options.no_stackset
     call_as = options.call_as or ("SELF" if _is_management(target, organization) else "DELEGATED_ADMIN")
     if with_stackset:
@@ -296,6 +299,12 @@ def deploy(args: argparse.Namespace) -> int:
     if target.caller.account_id != organization.management_account_id:
         print(management_account_hint(organization.management_account_id))
     return 0
+
+
+def _deploy_target(session: Session) -> DeployTarget:
+    target = DeployTarget(session)
+    _ = target.caller  # first: every later message can name the account deploying (one STS call, needed anyway)
+    return target
 
 
 def organization_of(target: DeployTarget, standalone: bool) -> Organization | None:

@@ -44,6 +44,12 @@ class DeliveryUncertain(DeliveryError):
     every deletion decision; a retry sends the same key again, never a new one."""
 
 
+class DeliveryRefused(DeliveryError):
+    """The target refused the key for a reason only a person can mend (its policy, its KMS key, its
+    type or its state): nothing was written. Trying again within minutes would make and remove a key
+    each time for nothing, so the user waits for the daily run, by when someone may have fixed it."""
+
+
 class MailQuotaExceeded(DeliveryError):
     """The mail system refused the mail because its daily quota is used up (SES: "Daily message quota
     exceeded"): no mail goes before the quota refills, so the rest of the run's mail is postponed

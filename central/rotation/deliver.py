@@ -23,7 +23,7 @@ from central.aws.expiry_table import LeaseConflict
 from central.aws.ssm_secrets import parameter_name
 from central.domain import crypto
 from central.domain.delivery import Delivery, recorded_delivery
-from central.domain.errors import DeliveryError, DeliveryUncertain, SecretStoreError
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain, SecretStoreError
 from central.domain.redaction import remember
 from central.domain.results import Outcome, UserResult
 from central.notify.mail_content import NewKeyNotice, StoredKeyNotice, new_key_mail, new_key_stored_mail
@@ -59,9 +59,11 @@ class Deliver:
             return self._uncertain(item, str(exc))
         except _DELIVERY_FAILURES as exc:
             reason = reason_of(exc)
+            # A refusal only a person can mend waits for the daily run, not the retry run's minutes.
+            retry_soon = not isinstance(exc, DeliveryRefused)
             if resumed or item.delivery_uncertain_at is not None:
-                return self._keep_for_next_run(item, reason)
-            return self.undo.give_up(item, reason)
+                return self._keep_for_next_run(item, reason, retry_soon)
+            return self.undo.give_up(item, reason, retry_soon)
         # Counted from this moment: a late or repeated delivery never promises a deletion in the past.
         deletes_at = self.ctx.time() + days
         # The pair (a secret) is replaced by the delivery's mark, then the journal is delivered and
@@ -191,14 +193,15 @@ class Deliver:
         )
         self.ctx.mailer.send(new_key_mail(notice))
 
-    def _keep_for_next_run(self, item: ExpiryItem, reason: str) -> UserResult:
+    def _keep_for_next_run(self, item: ExpiryItem, reason: str, retry_soon: bool = True) -> UserResult:
         # This key may have been delivered before (a crashed run, an uncertain delivery): removing it
         # could lock out whoever got it. The journal and the pending pair stay; the lease ends now.
         try:
             self.lease.end_now(item)
         except LeaseConflict as exc:
             return self.lease.conflict(item, exc.found)
-        postpone(self.ctx, item.user_name, f"re-delivery failed: {reason}")
+        if retry_soon:
+            postpone(self.ctx, item.user_name, f"re-delivery failed: {reason}")
         logger.error(
             "re-delivery of an interrupted rotation failed; key kept for the next run",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},

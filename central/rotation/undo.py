@@ -129,8 +129,10 @@ class Undo:
                 )
         return " ".join(lines)
 
-    def give_up(self, item: ExpiryItem, reason: str) -> UserResult:
-        """A first delivery failed: the new key is removed again and the old one kept."""
+    def give_up(self, item: ExpiryItem, reason: str, retry_soon: bool = True) -> UserResult:
+        """A first delivery failed: the new key is removed again and the old one kept. The user is still
+        due: the retry run tries again RETRY_AFTER_MINS from now, or, for a refusal that waits for a
+        person (`retry_soon` False), the next daily run."""
         try:
             self._undo(item)
         except LeaseConflict as exc:
@@ -141,8 +143,8 @@ class Undo:
                 self.lease.end_now(item)
                 postpone(self.ctx, item.user_name, f"delivery failed ({reason}), undo unfinished")
             raise
-        # The user is still due: the retry run tries again RETRY_AFTER_MINS from now.
-        postpone(self.ctx, item.user_name, f"delivery failed: {reason}")
+        if retry_soon:
+            postpone(self.ctx, item.user_name, f"delivery failed: {reason}")
         logger.error(
             "delivery failed; new key removed, old key kept",
             extra={"account_id": item.account_id, "user": item.user_name, "reason": reason},

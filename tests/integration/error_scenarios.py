@@ -18,16 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.handlers
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel
 
 from central.aws import walk_position
 from central.aws.errors import CONDITION_CODES, NOT_FOUND_CODES
 from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.expiry_table import ExpiryTable
 from central.aws.retry_marks import is_mark
+from central.aws.ssm_secrets import parameter_name, pending_name
 from central.aws.stream_pump import LocalLambdaContext
 from central.cli.main import main
+from central.domain import crypto
+from central.rotation.account_work import STOP_WITH_MS_LEFT
 from handlers import destructor, reporter, rotator
+from tests.deploy.conftest import tiny_artifact
 from tests.integration.conftest import TABLE
 from tests.integration.destroy_scene import MEMBER, NOW, Scene, build_scene
 from tests.integration.fixtures_extra import LATER
@@ -105,6 +112,10 @@ class Scenario:
 
     def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
         raise NotImplementedError
+
+    def exits(self, case: Case) -> tuple[int, ...]:
+        """The exit codes the entry point documents for this error: 0 all well, 1 something failed."""
+        return (0, 1)
 
     # -- shared steps ---------------------------------------------------------------------------------
     def environment(self, **values: str) -> None:
@@ -352,6 +363,182 @@ class Bootstrap(Scenario):
         return []
 
 
+class Relaunch(Queue):
+    """The rotator Lambda with the account queue and little time left: it stops its walk and invokes
+    itself again to go on (`central.aws.relaunch`)."""
+
+    name = "relaunch"
+
+    def run(self) -> Outcome:
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        context = _ShortOfTime(function_name="ikr-rotator")
+        self.names = (*self.names, context.function_name)
+        return self.capture(lambda: rotator.handler(event, context))
+
+
+class _ShortOfTime(LocalLambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return STOP_WITH_MS_LEFT - 1
+
+
+class Resume(_WorldScenario):
+    """`ikr rotate` meeting a rotation an earlier run left half-way, its lease long expired: undone
+    (the pending parameter removed with DeleteParameter), then the user rotated afresh."""
+
+    name = "resume"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment(ENCRYPT_KEY_PAIR="true")
+        account_id = self.world.account_ids["prod"]
+        (old,) = self.keys_before[(account_id, "alice")]
+        interrupted = ExpiryItem(
+            account_id=account_id,
+            user_name="alice",
+            email="alice@example.com",
+            old_key_id=old,
+            state=State.STARTED,
+            started_at=epoch(LATER - timedelta(days=2)),
+            run_id="an-earlier-run",
+            lease_until=epoch(LATER - timedelta(days=2) + timedelta(minutes=15)),
+        )
+        self.table().put(interrupted)
+        self.world.session(account_id).client("ssm").put_parameter(
+            Name=pending_name("alice"), Value="left by the earlier run", Type="SecureString"
+        )
+        self.names = (*self.names, pending_name("alice"))
+
+    def run(self) -> Outcome:
+        outcome = self.capture(lambda: main(["rotate", "--now", LATER.isoformat(), "--account", self._account()]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+    def _account(self) -> str:
+        return self.world.account_ids["prod"]
+
+
+class Decrypt(_WorldScenario):
+    """`ikr decrypt`: a mailed ciphertext read back with the user's key from the member account's SSM."""
+
+    name = "decrypt"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment()
+        account_id = self.world.account_ids["prod"]
+        key = crypto.new_key()
+        self.world.session(account_id).client("ssm").put_parameter(
+            Name=parameter_name("alice"), Value=key, Type="SecureString"
+        )
+        self.ciphertext = crypto.encrypt(key, "AKIAMATRIXDECRYPT000")
+        self.names = (*self.names, parameter_name("alice"))
+
+    def exits(self, case: Case) -> tuple[int, ...]:
+        # No such parameter: the user has no key there (README "Decrypting"): exit 2, the input's fault.
+        return (0, 1, 2) if case.code in NOT_FOUND_CODES else (0, 1)
+
+    def run(self) -> Outcome:
+        account_id = self.world.account_ids["prod"]
+        outcome = self.capture(lambda: main(["decrypt", "--user", "alice", "--account", account_id, self.ciphertext]))
+        outcome.exit_code = outcome.response
+        return outcome
+
+
+class Deploy(_WorldScenario):
+    """`ikr deploy`: its checks, the artifact upload, the central stack's change set, the StackSet."""
+
+    name = "deploy"
+    bucket = "ikr-deploy-matrix"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment()
+        self.central.client("s3").create_bucket(Bucket=self.bucket)
+        self.artifact = tiny_artifact(self.tmp / "ikr-lambda.zip")
+        self.names = (*self.names, self.bucket, "ikr-central", "ikr-member-role", "ikr-lambda.zip")
+        # After the injection among botocore's handlers, so an injected error still wins.
+        handlers = [*botocore.handlers.BUILTIN_HANDLERS, ("before-call", _answer_what_moto_lacks)]
+        self.monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
+
+    def run(self) -> Outcome:
+        outcome = self.capture(lambda: main(self.arguments()))
+        outcome.exit_code = outcome.response
+        return outcome
+
+    def arguments(self) -> list[str]:
+        return [
+            "deploy",
+            "--bucket",
+            self.bucket,
+            "--artifact",
+            str(self.artifact),
+            "--parameter",
+            f"MailFrom={MAIL_FROM}",
+            "--parameter",
+            "IkrExternalId=ikr-matrix-external-id",
+            "--target-ou",
+            self.world.ou_ids["Work"],
+        ]
+
+    def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
+        return super().lost(outcome, case)  # deploying touches no key: every one is still there
+
+
+class DeployDryRun(Deploy):
+    """`ikr deploy --dry-run` on a fresh account: the change set shown, then removed with its empty stack."""
+
+    name = "deploy-dry-run"
+
+    def arguments(self) -> list[str]:
+        return [*super().arguments(), "--dry-run"]
+
+
+class Redeploy(Deploy):
+    """`ikr deploy` again over a deployed system: no change to the stack, the StackSet updated."""
+
+    name = "redeploy"
+
+    def prepare(self) -> None:
+        super().prepare()
+        first = self.capture(lambda: main(self.arguments()))
+        assert first.response == 0, first.text()
+
+
+# AWS's answers to the two calls of `ikr deploy`'s checks that moto in process does not implement (it
+# raises NotImplementedError): a new account's quota with room, and StackSets' trusted access on.
+_MOTO_LACKS: dict[str, dict[str, Any]] = {
+    "lambda:GetAccountSettings": {
+        "AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000},
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+    },
+    "cloudformation:DescribeOrganizationsAccess": {"Status": "ENABLED"},
+}
+
+
+def _answer_what_moto_lacks(model: OperationModel, **_: Any) -> Any:
+    parsed = _MOTO_LACKS.get(f"{model.service_model.service_name}:{model.name}")
+    if parsed is None:
+        return None
+    answer = {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "error-matrix-stand-in"}}
+    return AWSResponse("https://error-matrix.invalid/", 200, {}, None), answer
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
-    scenario.name: scenario for scenario in (Bootstrap, Destroy, Retire, TagUsers, Rotate, Report, Queue, Pump)
+    scenario.name: scenario
+    for scenario in (
+        Bootstrap,
+        Destroy,
+        Retire,
+        TagUsers,
+        Decrypt,
+        Rotate,
+        Resume,
+        Report,
+        Queue,
+        Relaunch,
+        Pump,
+        DeployDryRun,
+        Deploy,
+        Redeploy,
+    )
 }

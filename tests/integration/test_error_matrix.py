@@ -54,7 +54,7 @@ def failures(scenario: Scenario, outcome: Outcome, case: Case) -> list[str]:
     """What is wrong with how the run ended; empty when the error was handled."""
     problems: list[str] = []
     text = outcome.text()
-    if outcome.exit_code is not None and outcome.exit_code not in (0, 1):
+    if outcome.exit_code is not None and outcome.exit_code not in scenario.exits(case):
         problems.append(f"exit code {outcome.exit_code} (documented: 0 all well, 1 some account or user failed)")
     if outcome.raised is not None and not isinstance(outcome.raised, IkrError):
         problems.append(f"raised {type(outcome.raised).__name__}: {outcome.raised}")

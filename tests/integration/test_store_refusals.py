@@ -3,7 +3,8 @@ overwritten as `SecureString`, a secret scheduled for deletion take a new value,
 policies; AWS refuses each. The refusals are injected through botocore (`Faults.refuse`) where moto is
 kinder. Each ends as that user's "delivery refused" row naming the target and what to do: the new key
 removed, the old key kept, nothing scheduled, no notice that points at a key that is not there, and
-the next user and the next run carry on (no crash, no retry loop)."""
+the next user and the next run carry on (no crash, no retry loop: a refusal only a person can mend
+waits for the daily run, not the retry run's minutes)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,14 @@ def _refused(harness: Harness, user: str, rows: list[UserResult], before: list[s
     assert key_ids(harness, "prod", user) == before  # the new key removed again
     assert user not in {item.user_name for item in items(harness, "prod")}  # nothing scheduled, no journal
     assert not [mail for mail in mails_to(harness, OWNER) if user in mail.subject + mail.text]  # nobody told
+    assert _marked_for_retry(harness) == set()  # not retried within minutes: a person must mend it
     return detail
+
+
+def _marked_for_retry(harness: Harness) -> set[str]:
+    """The accounts the retry run would work (every mark, due or not)."""
+    far = 2**31
+    return {mark.account_id for mark in harness.services.table.retries.due(far).marks}
 
 
 @pytest.mark.parametrize("code", ["HierarchyTypeMismatchException", "ParameterAlreadyExists"])
@@ -139,3 +147,26 @@ def test_a_parameter_name_ssm_would_refuse_is_a_tag_problem_before_any_key_is_ma
     assert key_ids(harness, "prod", "deep") == before
     assert [c for c in faults.calls if c.operation == "CreateAccessKey" and c.params.get("UserName") == "deep"] == []
     assert result.exit_code == 1
+
+
+def test_a_store_throttled_past_every_retry_is_tried_again_within_minutes(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    """Throttling mends by itself: the user is postponed to the retry run, unlike a refusal."""
+    harness = _harness(central)
+    before = key_ids(harness, "prod", "nightly")
+    Faults(monkeypatch).refuse(
+        "PutParameter",
+        code="ThrottlingException",
+        message="Rate exceeded",
+        when=lambda params: params.get("Name") == PARAMETER,
+        status=400,
+    )
+
+    result = run_rotation(harness.services)
+
+    prod = harness.world.account_ids["prod"]
+    (entry,) = user_rows(result, prod, "nightly")
+    assert entry.outcome is Outcome.FAILED
+    assert key_ids(harness, "prod", "nightly") == before  # the new key removed again, the old one kept
+    assert _marked_for_retry(harness) == {prod}

@@ -133,7 +133,7 @@ CALLS: list[tuple[str, str, str, Call, str]] = [
         "cloudformation",
         "describe_organizations_access",
         lambda _s, cf: CloudFormation(cf).organizations_access("DELEGATED_ADMIN"),
-        "trusted access of StackSets",
+        "StackSets' trusted access to the Organization (as DELEGATED_ADMIN)",
     ),
     (
         "cf-stackset-parameters",
@@ -204,7 +204,9 @@ def test_an_answer_not_in_aws_format_is_an_aws_error_naming_the_call(session):
     with pytest.raises(AwsError) as caught:
         CloudFormation(cf).organizations_access("SELF")
     assert caught.value.code == "ResponseParserError"
-    assert str(caught.value).startswith("cloudformation:DescribeOrganizationsAccess (trusted access of StackSets):")
+    assert str(caught.value).startswith(
+        "cloudformation:DescribeOrganizationsAccess (StackSets' trusted access to the Organization (as SELF)):"
+    )
 
 
 @pytest.mark.parametrize(
