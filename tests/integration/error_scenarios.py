@@ -87,6 +87,7 @@ class Outcome:
 
 class Scenario:
     name = ""
+    costly = False  # seconds a case: the suite's sample takes one error per operation it alone reaches
     names: tuple[str, ...] = ()  # accounts, users, resources a message may name
 
     def __init__(
@@ -448,6 +449,7 @@ class Deploy(_WorldScenario):
     """`ikr deploy`: its checks, the artifact upload, the central stack's change set, the StackSet."""
 
     name = "deploy"
+    costly = True  # a whole CloudFormation deployment on the emulator
     bucket = "ikr-deploy-matrix"
 
     def prepare(self) -> None:

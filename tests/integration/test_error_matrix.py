@@ -36,7 +36,8 @@ error_matrix.install()
 pytestmark = pytest.mark.usefixtures("ikr_logging_restored")  # `ikr` in process, test after test
 
 MODE = os.environ.get("IKR_ERROR_MATRIX", "sample")
-CASES = error_matrix.full_matrix() if MODE == "full" else error_matrix.sample_matrix()
+COSTLY = frozenset(name for name, scenario in SCENARIOS.items() if scenario.costly)
+CASES = error_matrix.full_matrix() if MODE == "full" else error_matrix.sample_matrix(costly=COSTLY)
 TRACEBACK = "Traceback (most recent call last)"
 
 

@@ -111,13 +111,14 @@ def full_matrix() -> list[Case]:
     return [case for operation in recorded_operations() for case in documented_errors(operation)]
 
 
-def sample_matrix(seed: int = 16) -> list[Case]:
-    """Each operation's first documented error and one other drawn with a fixed seed: the suite's share."""
+def sample_matrix(seed: int = 16, costly: frozenset[str] = frozenset()) -> list[Case]:
+    """Each operation's first documented error and one other drawn with a fixed seed: the suite's share.
+    An operation reached only by a `costly` scenario (seconds a case) gets its first error alone."""
     picked: list[Case] = []
     for operation in recorded_operations():
         cases = documented_errors(operation)
         picked.append(cases[0])
-        if len(cases) > 1:
+        if len(cases) > 1 and scenario_for(operation) not in costly:
             picked.append(random.Random(f"{seed}:{operation}").choice(cases[1:]))
     return picked
 
