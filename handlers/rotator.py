@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Before anything imports pydantic: Powertools' batch utility (the account worker's, which this
+# function shares modules with) then skips loading its parser models at a cold start.
+import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext

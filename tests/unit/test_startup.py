@@ -39,3 +39,16 @@ def test_every_entry_point_settles_the_collector_at_start(start: str):
     env = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "ikr-test", "PATH": ""}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == ["True", str(YOUNG_GENERATION)]
+
+
+# What a cold start must not pay for: pydantic-settings (gone: `central.settings.FromEnvironment`),
+# and Powertools' parser models, which its batch utility loads only when pydantic came first.
+NEVER_LOADED = ("pydantic_settings", "aws_lambda_powertools.utilities.parser")
+
+
+@pytest.mark.parametrize("handler", ["rotator", "account_worker", "destructor", "reporter"])
+def test_a_handler_loads_nothing_it_does_not_use(handler: str):
+    probe = f"import sys\nimport handlers.{handler}\nprint(sorted(m for m in {NEVER_LOADED!r} if m in sys.modules))"
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "ikr-test", "PATH": ""}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "[]"
