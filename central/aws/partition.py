@@ -26,6 +26,19 @@ class Partition:
     def arn(self, service: str, region: str, account: str, resource: str) -> str:
         return f"arn:{self.name}:{service}:{region}:{account}:{resource}"
 
+    @property
+    def s3_console(self) -> str | None:
+        """The S3 console's address in this partition; None where AWS publishes none (isolated ones)."""
+        return _S3_CONSOLES.get(self.name)
+
+
+# AWS General Reference ("AWS Management Console endpoints"), the China and GovCloud user guides.
+_S3_CONSOLES = {
+    "aws": "https://s3.console.aws.amazon.com/s3",
+    "aws-cn": "https://console.amazonaws.cn/s3",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com/s3",
+}
+
 
 @cache
 def _partitions() -> tuple[tuple[Partition, frozenset[str], re.Pattern[str]], ...]:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 
+from central.aws import partition
 from central.aws.errors import AwsError, AwsNotFound
 from central.aws.s3 import Bucket
 from central.domain.errors import DeliveryError, IkrError, SettingsError
@@ -43,11 +44,13 @@ class Published:
     def s3_uri(self, name: str) -> str:
         return f"s3://{self.bucket}/{self.keys[name]}"
 
-    def console_url(self, name: str) -> str:
-        return (
-            f"https://s3.console.aws.amazon.com/s3/object/{quote(self.bucket)}"
-            f"?region={quote(self.region)}&prefix={quote(self.keys[name], safe='')}"
-        )
+    def console_url(self, name: str) -> str | None:
+        """The object in the S3 console of the bucket's partition (China and GovCloud have their own)."""
+        console = partition.for_region(self.region).s3_console
+        if console is None:
+            return None
+        where = f"region={quote(self.region)}&prefix={quote(self.keys[name], safe='')}"
+        return f"{console}/object/{quote(self.bucket)}?{where}"
 
 
 def object_keys(report: Report) -> dict[str, str]:
@@ -84,10 +87,11 @@ def summary_mail(report: Report, published: Published) -> tuple[str, list[str]]:
         f"report {report.generated_at:%Y-%m-%d}: {s.due_now} due, {s.overdue} overdue, {s.failures} failure(s), "
         f"{s.unmanaged_risk} unmanaged at risk"
     )
+    console = published.console_url("html")
     lines = [
         summary_line(report),
         "",
-        f"Open the report (AWS console login): {published.console_url('html')}",
+        *([f"Open the report (AWS console login): {console}"] if console else []),
         f"HTML: {published.s3_uri('html')}",
         f"JSON: {published.s3_uri('json')}",
         f"Always the newest: {published.s3_uri('latest.html')}",

@@ -11,6 +11,7 @@ from central.aws.partition import for_region, of_arn
 from central.aws.sessions import SessionBroker
 from central.clock import fixed_clock
 from central.domain.results import Outcome
+from central.report.publish import Published
 from central.rotation.run import run_rotation
 from tests.integration.conftest import default_spec, make_harness
 from tests.integration.faults import Faults
@@ -56,3 +57,21 @@ def test_the_region_names_the_partition_when_no_identity_is_at_hand():
     assert for_region(None).name == "aws"
     assert of_arn("arn:aws-us-gov:sts::123456789012:assumed-role/x/y") == for_region("us-gov-west-1")
     assert of_arn("not an arn") is None
+
+
+@pytest.mark.parametrize(
+    ("region", "console"),
+    [
+        ("us-east-1", "https://s3.console.aws.amazon.com/s3/object/"),
+        ("cn-north-1", "https://console.amazonaws.cn/s3/object/"),
+        ("us-gov-west-1", "https://console.amazonaws-us-gov.com/s3/object/"),
+    ],
+)
+def test_the_report_mail_links_the_s3_console_of_the_buckets_partition(region: str, console: str):
+    published = Published(bucket="ikr-reports", region=region, keys={"html": "reports/latest.html"})
+    assert published.console_url("html") == f"{console}ikr-reports?region={region}&prefix=reports%2Flatest.html"
+
+
+def test_a_partition_without_a_public_console_gets_no_console_link():
+    published = Published(bucket="ikr-reports", region="us-iso-east-1", keys={"html": "reports/latest.html"})
+    assert published.console_url("html") is None
