@@ -72,6 +72,10 @@ class AccessSettings(BaseSettings):
         return value
 
 
+_API_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"  # a base URL: scheme, host, optional path; no query
+_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"  # noqa: S105 - a pattern of Secrets Manager's secret name characters
+
+
 class Settings(AccessSettings):
     """Everything the rotator and destructor read."""
 
@@ -122,6 +126,28 @@ class Settings(AccessSettings):
         ge=0,
         le=bounds.MAX_WINDOW_DAYS,
         description="days past the deletion time an unused new key holds the old key back",
+    )
+    # github:/gitlab: delivery targets (central.cistores). The tokens are secrets: kept in Secrets Manager
+    # in the central account and named here, never a value in the environment or a tag.
+    GITHUB_API_URL: str = Field(
+        "https://api.github.com",
+        pattern=_API_URL,
+        description="GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)",
+    )
+    GITHUB_TOKEN_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitHub token for github: deliveries",
+    )
+    GITLAB_API_URL: str = Field(
+        "https://gitlab.com/api/v4",
+        pattern=_API_URL,
+        description="GitLab's REST API (self-managed: https://HOST/api/v4)",
+    )
+    GITLAB_TOKEN_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitLab token for gitlab: deliveries",
     )
     # The webhook URL holds its token: a secret. Better kept in SSM and named here.
     NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")
