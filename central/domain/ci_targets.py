@@ -29,6 +29,7 @@ _GITLAB_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", re.ASCII)
 _GITLAB_VARIABLE_KEY = re.compile(r"[A-Za-z0-9_]{1,255}", re.ASCII)  # "Only letters, digits and '_'"
 # A masked GitLab variable: at least 8 characters of the Base64 alphabet (RFC 4648) and `@ : . ~`,
 # one line. GitLab 12.0 and later (2019) take `+` and `/`, which a secret access key may hold.
+_SEPARATOR = re.compile(r"[\s/]+")
 MASKABLE = re.compile(r"[A-Za-z0-9+/=@:.~]{8,}", re.ASCII)
 
 
@@ -80,10 +81,13 @@ def gitlab_target(name: str) -> str:
 
 
 def secret_names(value: str, kind: str) -> tuple[str, str]:
-    """`<access key id name>,<secret access key name>` for `kind` `github` or `gitlab`, checked."""
-    names = [part.strip() for part in value.split(",")]
+    """`<access key id name> <secret access key name>` (a space or a `/` between: an IAM tag value
+    cannot hold a comma) for `kind` `github` or `gitlab`, checked."""
+    names = _SEPARATOR.split(value.strip())
     if len(names) != 2 or not all(names):
-        raise CiTargetProblem("give two names: <name for the access key id>,<name for the secret access key>")
+        raise CiTargetProblem(
+            "give two names, separated by a space or '/': <name for the access key id> <name for the secret access key>"
+        )
     first, second = names
     if first.upper() == second.upper():
         raise CiTargetProblem(f"the two names are the same ({first!r}); the key id and the secret need one each")
