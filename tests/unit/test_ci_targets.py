@@ -104,3 +104,24 @@ def test_the_message_for_an_unknown_kind_lists_the_ci_targets_too():
         parse_delivery("bitbucket:octo/app")
     assert "is not mail, secretsmanager:<secret name> or ssm:<parameter name>" in str(caught.value)
     assert parse_delivery("gitlab:7").via is Via.GITLAB
+
+
+def test_explain_says_which_ci_secrets_the_key_is_written_to():
+    from central.report.explain import _delivery
+    from central.report.rows import AccountState, ReportRow, RowKind
+
+    row = ReportRow(
+        kind=RowKind.MANAGED,
+        account_id="111122223333",
+        account_name="prod",
+        account_state=AccountState.OPTED_IN,
+        user="releaser",
+        email="platform@example.com",
+        delivery="github:octo/app/prod#PROD_KEY_ID,PROD_SECRET",
+        verify_use=True,
+    )
+
+    assert _delivery(row).lines[0] == (
+        "delivery: github:octo/app/prod#PROD_KEY_ID,PROD_SECRET (written to GitHub Actions secrets PROD_KEY_ID and "
+        "PROD_SECRET of environment prod of repository octo/app; the owner is told)"
+    )
