@@ -15,7 +15,7 @@ from urllib.parse import quote
 from nacl.public import PublicKey, SealedBox
 from pydantic import SecretStr
 
-from central.cistores.http import Target, send
+from central.cistores.http import CiApi, send
 from central.domain.delivery import Delivery
 
 API_VERSION = "2022-11-28"  # GitHub's REST API version header
@@ -26,11 +26,8 @@ def seal(public_key: bytes, value: str) -> str:
     return base64.b64encode(SealedBox(PublicKey(public_key)).encrypt(value.encode("utf-8"))).decode("ascii")
 
 
-class GitHubSecrets:
-    def __init__(self, api_url: str, token: SecretStr, secret_setting: str) -> None:
-        self._api = api_url.rstrip("/")
-        self._token = token
-        self._secret_setting = secret_setting
+class GitHubSecrets(CiApi):
+    api, setting, kind = "GitHub", "GITHUB_TOKEN_SECRET_NAME", "Actions secrets"
 
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Both secrets written; what the owner's notice calls the version (the public key's id)."""
@@ -43,13 +40,7 @@ class GitHubSecrets:
         else:
             base += "/actions/secrets"
             thing = f"repository {owner}/{repo}"
-        target = Target(
-            who,
-            delivery.where,
-            "GitHub",
-            f"secret {self._secret_setting} (GITHUB_TOKEN_SECRET_NAME)",
-            "Actions secrets",
-        )
+        target = self.target(who, delivery)
         headers = {
             "Authorization": f"Bearer {self._token.get_secret_value()}",
             "Accept": "application/vnd.github+json",

@@ -14,29 +14,20 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from central.cistores.http import Target, send
+from central.cistores.http import CiApi, send
 from central.domain.ci_targets import MASKABLE
 from central.domain.delivery import Delivery
 
 SCOPE = "*"
 
 
-class GitLabVariables:
-    def __init__(self, api_url: str, token: SecretStr, secret_setting: str) -> None:
-        self._api = api_url.rstrip("/")
-        self._token = token
-        self._secret_setting = secret_setting
+class GitLabVariables(CiApi):
+    api, setting, kind = "GitLab", "GITLAB_TOKEN_SECRET_NAME", "CI/CD variables"
 
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Both variables written; what the owner's notice calls the version."""
         assert delivery.name is not None
-        target = Target(
-            who,
-            delivery.where,
-            "GitLab",
-            f"secret {self._secret_setting} (GITLAB_TOKEN_SECRET_NAME)",
-            "CI/CD variables",
-        )
+        target = self.target(who, delivery)
         values = (key_id, secret.get_secret_value())
         if not all(MASKABLE.fullmatch(value) for value in values):
             raise target.refused("the value cannot be masked by GitLab, and ikr never writes a key unmasked")

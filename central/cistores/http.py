@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from pydantic import SecretStr
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from central.domain.delivery import Delivery
 from central.domain.errors import DeliveryError, DeliveryUncertain
 
 TIMEOUT_SECONDS = (5.0, 30.0)  # connect, read: a write waits for its answer longer than for a connection
@@ -48,6 +50,22 @@ class Target:
 
     def uncertain(self, reason: str) -> DeliveryUncertain:
         return DeliveryUncertain(f"{self.who}: writing the new key to {self.where}: {reason}: it may have been written")
+
+
+class CiApi:
+    """One CI system's API: its base URL and token, and how messages name it."""
+
+    api = ""  # "GitHub"
+    setting = ""  # the setting naming the token's secret
+    kind = ""  # what it keeps: "Actions secrets"
+
+    def __init__(self, api_url: str, token: SecretStr, secret_name: str) -> None:
+        self._api = api_url.rstrip("/")
+        self._token = token
+        self._secret_name = secret_name
+
+    def target(self, who: str, delivery: Delivery) -> Target:
+        return Target(who, delivery.where, self.api, f"secret {self._secret_name} ({self.setting})", self.kind)
 
 
 def status_reason(target: Target, status: int, thing: str) -> str:

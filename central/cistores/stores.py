@@ -15,6 +15,7 @@ from central.aws.errors import AwsError
 from central.aws.sessions import Session
 from central.cistores.github import GitHubSecrets
 from central.cistores.gitlab import GitLabVariables
+from central.cistores.http import Target
 from central.domain.delivery import Delivery, Via
 from central.domain.errors import DeliveryError
 from central.settings import Settings
@@ -67,7 +68,7 @@ class CiStores:
 
 
 def _refused(who: str, delivery: Delivery, reason: str) -> DeliveryError:
-    return DeliveryError(f"{who}: delivery refused: cannot write the new key to {delivery.where}: {reason}")
+    return Target(who, delivery.where, "", "", "").refused(reason)
 
 
 def build_ci_stores(settings: Settings, central: Session) -> CiStores:
