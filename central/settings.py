@@ -139,6 +139,16 @@ class Settings(AccessSettings):
         pattern=_SECRET_NAME,
         description="Secrets Manager secret (central account) holding the GitHub token for github: deliveries",
     )
+    GITHUB_APP_ID: str | None = Field(
+        None,
+        pattern=r"^([0-9]{1,12}|Iv[0-9A-Za-z.]{1,40})$",
+        description="a GitHub App's id or client id: github: targets are written with its installation tokens",
+    )
+    GITHUB_APP_PRIVATE_KEY_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitHub App's private key (PEM)",
+    )
     GITLAB_API_URL: str = Field(
         "https://gitlab.com/api/v4",
         pattern=_API_URL,
@@ -210,6 +220,14 @@ class Settings(AccessSettings):
             scheme = self.NOTIFY_WEBHOOK_URL.get_secret_value().split("://", 1)[0].lower()
             if scheme not in ("https", "http"):
                 raise ValueError("NOTIFY_WEBHOOK_URL must be an https:// URL")  # never echo the URL
+        return self
+
+    @model_validator(mode="after")
+    def _one_github_credential(self) -> Settings:
+        if bool(self.GITHUB_APP_ID) != bool(self.GITHUB_APP_PRIVATE_KEY_SECRET_NAME):
+            raise ValueError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_SECRET_NAME go together: set both or neither")
+        if self.GITHUB_APP_ID and self.GITHUB_TOKEN_SECRET_NAME:
+            raise ValueError("set GITHUB_TOKEN_SECRET_NAME or the GitHub App (GITHUB_APP_ID), not both")
         return self
 
     @property

@@ -27,7 +27,7 @@ def seal(public_key: bytes, value: str) -> str:
 
 
 class GitHubSecrets(CiApi):
-    api, setting, kind = "GitHub", "GITHUB_TOKEN_SECRET_NAME", "Actions secrets"
+    api, kind = "GitHub", "Actions secrets"
 
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Both secrets written; what the owner's notice calls the version (the public key's id)."""

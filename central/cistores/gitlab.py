@@ -22,7 +22,7 @@ SCOPE = "*"
 
 
 class GitLabVariables(CiApi):
-    api, setting, kind = "GitLab", "GITLAB_TOKEN_SECRET_NAME", "CI/CD variables"
+    api, kind = "GitLab", "CI/CD variables"
 
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Both variables written; what the owner's notice calls the version."""

@@ -56,16 +56,15 @@ class CiApi:
     """One CI system's API: its base URL and token, and how messages name it."""
 
     api = ""  # "GitHub"
-    setting = ""  # the setting naming the token's secret
     kind = ""  # what it keeps: "Actions secrets"
 
-    def __init__(self, api_url: str, token: SecretStr, secret_name: str) -> None:
+    def __init__(self, api_url: str, token: SecretStr, token_from: str) -> None:
         self._api = api_url.rstrip("/")
         self._token = token
-        self._secret_name = secret_name
+        self._token_from = token_from  # where the token comes from, for a message: "secret x (SETTING)"
 
     def target(self, who: str, delivery: Delivery) -> Target:
-        return Target(who, delivery.where, self.api, f"secret {self._secret_name} ({self.setting})", self.kind)
+        return Target(who, delivery.where, self.api, self._token_from, self.kind)
 
 
 def status_reason(target: Target, status: int, thing: str) -> str:
@@ -93,10 +92,11 @@ def send(
     written: str = "",
     body: Mapping[str, Any] | None = None,
     accept: tuple[int, ...] = (),
+    writes: bool | None = None,
 ) -> requests.Response:
     """The response when it is a 2xx or one of `accept`; otherwise the delivery's outcome, raised.
     `written`: the name already written by this delivery ("" for none), which makes any failure uncertain."""
-    writes = method != "GET"
+    writes = method != "GET" if writes is None else writes  # a POST for a token writes none of the pair
     try:
         response = requests.request(method, url, headers=dict(headers), json=body, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as exc:

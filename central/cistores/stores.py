@@ -14,6 +14,7 @@ from central.aws.central_secrets import CentralSecrets
 from central.aws.errors import AwsError
 from central.aws.sessions import Session
 from central.cistores.github import GitHubSecrets
+from central.cistores.github_app import GitHubApp
 from central.cistores.gitlab import GitLabVariables
 from central.cistores.http import Target
 from central.domain.delivery import Delivery, Via
@@ -52,19 +53,28 @@ class CiStores:
     github_url: str = "https://api.github.com"
     gitlab_url: str = "https://gitlab.com/api/v4"
     tokens: dict[Via, Token] = field(default_factory=dict)
+    github_app: GitHubApp | None = None  # GITHUB_APP_ID: an installation token per repository
 
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Write the pair; the version for the owner's notice. DeliveryError if refused, DeliveryUncertain
         if it may have been written."""
+        if delivery.via is Via.GITHUB and self.github_app is not None:
+            assert delivery.name is not None
+            owner, repo, *_ = delivery.name.split("/")
+            target = Target(who, delivery.where, "GitHub", self.github_app.key_from, "Actions secrets")
+            installation_token = self.github_app.token_for(owner, repo, target)
+            secrets = GitHubSecrets(self.github_url, installation_token, f"GitHub App {self.github_app.key_from}")
+            return secrets.write(delivery, key_id, secret, who)
         token = self.tokens.get(delivery.via)
         if token is None:
             raise _refused(who, delivery, f"{_SETTINGS[delivery.via]} is not set: ikr has no token for it")
         value = token.get()
         if isinstance(value, str):
             raise _refused(who, delivery, f"the token in {_SETTINGS[delivery.via]} could not be read: {value}")
+        token_from = f"secret {token.secret_name} ({_SETTINGS[delivery.via]})"
         if delivery.via is Via.GITHUB:
-            return GitHubSecrets(self.github_url, value, token.secret_name).write(delivery, key_id, secret, who)
-        return GitLabVariables(self.gitlab_url, value, token.secret_name).write(delivery, key_id, secret, who)
+            return GitHubSecrets(self.github_url, value, token_from).write(delivery, key_id, secret, who)
+        return GitLabVariables(self.gitlab_url, value, token_from).write(delivery, key_id, secret, who)
 
 
 def _refused(who: str, delivery: Delivery, reason: str) -> DeliveryError:
@@ -81,4 +91,9 @@ def build_ci_stores(settings: Settings, central: Session) -> CiStores:
         )
         if name
     }
-    return CiStores(settings.GITHUB_API_URL, settings.GITLAB_API_URL, tokens)
+    app = None
+    if settings.GITHUB_APP_ID and settings.GITHUB_APP_PRIVATE_KEY_SECRET_NAME:
+        key = Token(settings.GITHUB_APP_PRIVATE_KEY_SECRET_NAME, secrets.secret)
+        key_from = f"secret {key.secret_name} (GITHUB_APP_PRIVATE_KEY_SECRET_NAME)"
+        app = GitHubApp(settings.GITHUB_API_URL, settings.GITHUB_APP_ID, key.get, key_from)
+    return CiStores(settings.GITHUB_API_URL, settings.GITLAB_API_URL, tokens, app)

@@ -12,6 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from central.aws.stream_pump import LocalLambdaContext
 from handlers import account_worker, rotator
@@ -193,3 +195,32 @@ def test_the_account_worker_lambda_delivers_to_github(
     assert item["delivery"] == f"github:{REPO}"
     assert item["verify_use"] is True
     assert json.dumps(item, default=str).count(pair["SecretAccessKey"]) == 0
+
+
+def test_ikr_rotate_with_a_github_app(e2e: E2E, central: boto3.Session, github: GitHubStandIn):
+    app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    github.app = ("12345", app_key.public_key())
+    pem = app_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    central.client("secretsmanager").create_secret(Name="ikr/github-app-key", SecretString=pem)
+    add_users(
+        e2e.world.session(e2e.account("dev")),
+        [UserSpec("shipper", {"IKR:EMAIL": OWNER, "IKR:DELIVERY": f"github:{REPO}"})],
+    )
+    e2e.create_table()
+    env = {
+        "GITHUB_API_URL": github.url,
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_APP_PRIVATE_KEY_SECRET_NAME": "ikr/github-app-key",
+    }
+
+    run = e2e.ikr("rotate", "--now", _at(100), **env)
+
+    assert "written to GitHub Actions secrets" in run.line_for(" shipper ")
+    pair = {"AccessKeyId": github.value(REPO, "AWS_ACCESS_KEY_ID")}
+    pair["SecretAccessKey"] = github.value(REPO, "AWS_SECRET_ACCESS_KEY")
+    assert caller_arn(pair) == f"arn:aws:iam::{e2e.account('dev')}:user/shipper"
+    assert len(github.installation_tokens) == 1
+    assert github.installation_tokens[0] not in run.stdout + run.stderr
+    assert "PRIVATE KEY" not in run.stdout + run.stderr

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from central.aws.expiry_item import State, from_epoch
 from central.cistores import http
@@ -325,3 +327,79 @@ def test_verify_use_holds_the_old_key_until_the_pipeline_uses_the_key_from_githu
     caller_arn(_pair(github, REPO))  # the workflow runs with the secrets GitHub holds
     assert _destroy_at(harness, "bot") is Destroyed.DELETED
     assert key_ids(harness, "prod", "bot") == [new]
+
+
+# -- a GitHub App instead of a token ---------------------------------------------------------------
+APP_ID, APP_KEY_SECRET = "12345", "ikr/github-app-key"
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+
+
+def _app_harness(central: boto3.Session, github: GitHubStandIn, key_text: str, users: dict[str, dict[str, str]]):
+    app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    github.app = (APP_ID, app_key.public_key())
+    central.client("secretsmanager").create_secret(Name=APP_KEY_SECRET, SecretString=key_text or _pem(app_key))
+    return _harness(
+        central,
+        users,
+        github_url=github.url,
+        GITHUB_TOKEN_SECRET_NAME="",
+        GITHUB_APP_ID=APP_ID,
+        GITHUB_APP_PRIVATE_KEY_SECRET_NAME=APP_KEY_SECRET,
+    )
+
+
+def test_a_github_app_writes_with_one_installation_token_per_repository(central: boto3.Session):
+    with GitHubStandIn({REPO, "octo/other"}, {ENV}) as github:
+        harness = _app_harness(
+            central,
+            github,
+            "",
+            {
+                "deployer": {"IKR:DELIVERY": f"github:{REPO}"},
+                "releaser": {"IKR:DELIVERY": f"github:{ENV}", "IKR:SECRET_NAMES": "PROD_ID PROD_SECRET"},
+                "other": {"IKR:DELIVERY": "github:octo/other"},
+            },
+        )
+        prod = harness.world.account_ids["prod"]
+
+        result = run_rotation(harness.services)
+
+        for user in ("deployer", "releaser", "other"):
+            assert _one_row(harness, result, user).outcome is Outcome.ROTATED
+        assert caller_arn(_pair(github, REPO)) == f"arn:aws:iam::{prod}:user/deployer"
+        assert caller_arn(_pair(github, ENV, ("PROD_ID", "PROD_SECRET"))) == f"arn:aws:iam::{prod}:user/releaser"
+        assert caller_arn(_pair(github, "octo/other")) == f"arn:aws:iam::{prod}:user/other"
+        assert len(github.installation_tokens) == 2  # octo/app's is kept for its second user
+        details = " ".join(r.detail for r in user_rows(result, prod, "deployer"))
+        assert not any(token in details for token in github.installation_tokens)
+
+
+@pytest.mark.parametrize(
+    ("change", "key_text", "words"),
+    [
+        (lambda github: github.installed.discard(REPO), "", "not found (404): an installation of GitHub App 12345"),
+        (lambda github: None, "-----BEGIN NONSENSE-----", "is not an RSA key in PEM form"),
+        (
+            lambda github: setattr(github, "app", (APP_ID, rsa.generate_private_key(65537, 2048).public_key())),
+            "",
+            "GitHub refused the token (401)",
+        ),
+    ],
+)
+def test_a_github_app_that_cannot_get_a_token_is_a_refusal(central: boto3.Session, change, key_text: str, words: str):
+    with GitHubStandIn({REPO}) as github:
+        harness = _app_harness(central, github, key_text, {"bot": {"IKR:DELIVERY": f"github:{REPO}"}})
+        change(github)
+        before = key_ids(harness, "prod", "bot")
+
+        found = _one_row(harness, run_rotation(harness.services), "bot")
+
+        assert "delivery refused" in found.detail
+        assert words in found.detail
+        assert key_ids(harness, "prod", "bot") == before
+        assert github.secrets == {}

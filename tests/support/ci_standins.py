@@ -18,6 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from nacl.public import PrivateKey, SealedBox
 
 from tests.support.servers import LOCALHOST, _Stoppable
@@ -105,6 +108,11 @@ class GitHubStandIn(_Server):
         self.secrets: dict[tuple[str, str], str] = {}  # (scope, name) -> the value GitHub opened
         self.revoked = False
         self.faults: dict[str, Fault] = {}  # by secret name
+        # A GitHub App: its id and the public half of its key (JWTs are checked with it), the
+        # repositories it is installed on, and the installation tokens handed out.
+        self.app: tuple[str, rsa.RSAPublicKey] | None = None
+        self.installed: set[str] = set(repositories)
+        self.installation_tokens: list[str] = []
         self._start("github-standin")
 
     @property
@@ -115,10 +123,31 @@ class GitHubStandIn(_Server):
         with self.lock:
             return self.secrets[(scope, name)]
 
+    def _app_route(self, method: str, parts: list[str], authorization: str) -> tuple[int, Any] | None:
+        """The two App endpoints, authenticated by the app's JWT; None for any other path."""
+        installation = method == "GET" and len(parts) == 4 and parts[0] == "repos" and parts[3] == "installation"
+        token = method == "POST" and parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]
+        if not (installation or token):
+            return None
+        if self.app is None or not _valid_jwt(authorization.removeprefix("Bearer "), *self.app):
+            return 401, {"message": "A JSON web token could not be decoded"}
+        if installation:
+            repo = f"{parts[1]}/{parts[2]}"
+            return (200, {"id": 4711}) if repo in self.installed else (404, {"message": "Not Found"})
+        if parts[2] != "4711":
+            return 404, {"message": "Not Found"}
+        issued = f"ghs_installation{len(self.installation_tokens)}"
+        self.installation_tokens.append(issued)
+        return 201, {"token": issued, "expires_at": "2099-01-01T00:00:00Z"}
+
     def route(self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: Any) -> tuple[int, Any]:
-        if self.revoked or headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
-            return 401, {"message": "Bad credentials"}
         parts = [unquote(part) for part in path.strip("/").split("/")]
+        app = self._app_route(method, parts, headers.get("Authorization") or "")
+        if app is not None:
+            return app
+        accepted = {f"Bearer {token}" for token in [GITHUB_TOKEN, *self.installation_tokens]}
+        if self.revoked or headers.get("Authorization") not in accepted:
+            return 401, {"message": "Bad credentials"}
         if len(parts) < 5 or parts[0] != "repos":
             return 404, {"message": "Not Found"}
         scope = f"{parts[1]}/{parts[2]}"
@@ -145,6 +174,28 @@ class GitHubStandIn(_Server):
         created = (scope, name) not in self.secrets
         self.secrets[(scope, name)] = opened
         return _fault_answer(fault) or ((201, {}) if created else (204, None))
+
+
+def _valid_jwt(jwt: str, app_id: str, public_key: rsa.RSAPublicKey) -> bool:
+    """What GitHub checks of an app's JWT: RS256 signature by the app's key, issuer, a live term of at
+    most ten minutes."""
+
+    def decoded(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    try:
+        header, payload, signature = jwt.split(".")
+        public_key.verify(decoded(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        claims = json.loads(decoded(payload))
+    except (ValueError, InvalidSignature):
+        return False
+    now = time.time()
+    return bool(
+        json.loads(decoded(header)) == {"alg": "RS256", "typ": "JWT"}
+        and claims["iss"] == app_id
+        and claims["iat"] <= now < claims["exp"]
+        and claims["exp"] - claims["iat"] <= 600
+    )
 
 
 class GitLabStandIn(_Server):

@@ -125,3 +125,36 @@ def test_explain_says_which_ci_secrets_the_key_is_written_to():
         "delivery: github:octo/app/prod#PROD_KEY_ID,PROD_SECRET (written to GitHub Actions secrets PROD_KEY_ID and "
         "PROD_SECRET of environment prod of repository octo/app; the owner is told)"
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"GITHUB_APP_ID": "12345"}, "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_SECRET_NAME go together"),
+        ({"GITHUB_APP_PRIVATE_KEY_SECRET_NAME": "ikr/app-key"}, "go together"),
+        (
+            {"GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_SECRET_NAME": "k", "GITHUB_TOKEN_SECRET_NAME": "t"},
+            "not both",
+        ),
+        ({"GITHUB_APP_ID": "twelve"}, "GITHUB_APP_ID"),
+        ({"GITHUB_API_URL": "api.github.com"}, "GITHUB_API_URL"),
+        ({"GITLAB_TOKEN_SECRET_NAME": "no spaces allowed"}, "GITLAB_TOKEN_SECRET_NAME"),
+    ],
+)
+def test_ci_settings_are_checked_at_start(values: dict[str, str], words: str, monkeypatch: pytest.MonkeyPatch):
+    from central.domain.errors import SettingsError
+    from central.settings import load_settings
+
+    for name, value in {"MAIL_FROM": "ikr@example.com", **values}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=words):
+        load_settings()
+
+
+def test_a_github_app_id_may_be_a_client_id(monkeypatch: pytest.MonkeyPatch):
+    from central.settings import load_settings
+
+    for name, value in {"MAIL_FROM": "ikr@example.com", "GITHUB_APP_ID": "Iv23liABCDEF"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY_SECRET_NAME", "ikr/app-key")
+    assert load_settings().GITHUB_APP_ID == "Iv23liABCDEF"
