@@ -83,6 +83,7 @@ class GitHubApp:
             raise target.refused(
                 f"the GitHub App's private key in {self.key_from} is not an RSA key in PEM form"
             ) from None
+        remember(jwt)  # a credential for nine minutes: scrubbed like any other
         headers = {
             "Authorization": f"Bearer {jwt}",
             "Accept": "application/vnd.github+json",
