@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from central.aws.expiry_table import ExpiryTable
 from central.aws.sessions import Session, SessionBroker
+from central.cistores.stores import CiStores
 from central.clock import Clock
 from central.notify.admin import AdminNotifier
 from central.notify.mailers import Mailer
@@ -26,6 +27,7 @@ class Services:
     mailer: Mailer
     clock: Clock
     notifier: Notifier = field(default_factory=NullNotifier)
+    ci: CiStores = field(default_factory=CiStores)  # github:/gitlab: delivery targets
 
     @property
     def admin(self) -> AdminNotifier:

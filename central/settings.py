@@ -93,6 +93,10 @@ class AccessSettings(FromEnvironment):
         return value
 
 
+_API_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"  # a base URL: scheme, host, optional path; no query
+_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,512}$"  # noqa: S105 - a pattern of Secrets Manager's secret name characters
+
+
 class Settings(AccessSettings):
     """Everything the rotator and destructor read."""
 
@@ -143,6 +147,38 @@ class Settings(AccessSettings):
         ge=0,
         le=bounds.MAX_WINDOW_DAYS,
         description="days past the deletion time an unused new key holds the old key back",
+    )
+    # github:/gitlab: delivery targets (central.cistores). The tokens are secrets: kept in Secrets Manager
+    # in the central account and named here, never a value in the environment or a tag.
+    GITHUB_API_URL: str = Field(
+        "https://api.github.com",
+        pattern=_API_URL,
+        description="GitHub's REST API (GitHub Enterprise Server: https://HOST/api/v3)",
+    )
+    GITHUB_TOKEN_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitHub token for github: deliveries",
+    )
+    GITHUB_APP_ID: str | None = Field(
+        None,
+        pattern=r"^([0-9]{1,12}|Iv[0-9A-Za-z.]{1,40})$",
+        description="a GitHub App's id or client id: github: targets are written with its installation tokens",
+    )
+    GITHUB_APP_PRIVATE_KEY_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitHub App's private key (PEM)",
+    )
+    GITLAB_API_URL: str = Field(
+        "https://gitlab.com/api/v4",
+        pattern=_API_URL,
+        description="GitLab's REST API (self-managed: https://HOST/api/v4)",
+    )
+    GITLAB_TOKEN_SECRET_NAME: str | None = Field(
+        None,
+        pattern=_SECRET_NAME,
+        description="Secrets Manager secret (central account) holding the GitLab token for gitlab: deliveries",
     )
     # The webhook URL holds its token: a secret. Better kept in SSM and named here.
     NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")
@@ -205,6 +241,14 @@ class Settings(AccessSettings):
             scheme = self.NOTIFY_WEBHOOK_URL.get_secret_value().split("://", 1)[0].lower()
             if scheme not in ("https", "http"):
                 raise ValueError("NOTIFY_WEBHOOK_URL must be an https:// URL")  # never echo the URL
+        return self
+
+    @model_validator(mode="after")
+    def _one_github_credential(self) -> Settings:
+        if bool(self.GITHUB_APP_ID) != bool(self.GITHUB_APP_PRIVATE_KEY_SECRET_NAME):
+            raise ValueError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_SECRET_NAME go together: set both or neither")
+        if self.GITHUB_APP_ID and self.GITHUB_TOKEN_SECRET_NAME:
+            raise ValueError("set GITHUB_TOKEN_SECRET_NAME or the GitHub App (GITHUB_APP_ID), not both")
         return self
 
     @property

@@ -20,6 +20,7 @@ from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryTable
 from central.aws.ses import TimeLeft, no_deadline
 from central.aws.sessions import Session, SessionBroker
+from central.cistores.stores import build_ci_stores
 from central.clock import KEY_SERVICES, Clock, fixed_clock, refuse_turned_clock, system_clock
 from central.collaborators import Services
 from central.notify.mailers import build_mailer
@@ -79,6 +80,7 @@ def _services(
         mailer=mailer,
         clock=clock,
         notifier=build_notifier(settings, base.central),
+        ci=build_ci_stores(settings, base.central),  # tokens read at the first CI delivery, once per run
     )
     mailer.on_exhausted = lambda reason: tell_mail_postponed(services.admin, services.notifier, reason)
     return services

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from central.deploy import trim
 from central.deploy.bytecode import Compiler, compile_trees
+from central.deploy.native import Stripper
 from central.domain.errors import IkrError, UsageError
 
 CODE_PACKAGES = ("central", "handlers")
@@ -50,6 +51,7 @@ class Artifact:
     runtime: str
     architecture: str
     bytecode: str | None  # the interpreter that compiled the pycs; None: built without them
+    native: str | None = None  # how the native libraries were stripped; None: they were not
 
     @property
     def key(self) -> str:
@@ -177,6 +179,7 @@ def build(
     runner: Runner = run_pip,
     compiler: Compiler | None = None,
     keep: Keep = trim.kept,
+    stripper: Stripper | None = None,
 ) -> Artifact:
     """The zip; with `compiler` (an interpreter of the runtime's version) it holds `.pyc` files too.
     `keep` is trim.kept but for the benchmark, which builds the untrimmed artifact to compare."""
@@ -190,6 +193,10 @@ def build(
         target.mkdir(exist_ok=True)
         stage_code(code, staged)
         trim_dependencies(target, services, keep)
+        native = None
+        if stripper is not None:
+            count, saved = stripper.strip(target)
+            native = f"{count} stripped by {stripper.program} ({saved / 1e6:.1f} MB less before compression)"
         if compiler is not None:
             compile_trees(compiler, [staged], sourceless=[target])
         entries = [(name, path.read_bytes()) for name, path in (*tree_files(staged), *tree_files(target))]
@@ -203,4 +210,5 @@ def build(
         runtime=runtime,
         architecture=architecture,
         bytecode=compiler.description if compiler else None,
+        native=native,
     )

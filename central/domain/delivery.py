@@ -5,6 +5,8 @@ Pure: tag values in, a target or a problem out. `mail` (the default) mails the p
 Manager secret or a SecureString parameter of the user's own account, for machines to read. A
 target must lie under DELIVERY_PREFIX (`ikr/` for secret names, `/ikr/` for parameter names), so
 the member role can be limited to it, and never under `/ikr/secret/`, where ikr keeps its own keys.
+`github:<owner>/<repo>[/<environment>]` and `gitlab:<project>` write it as two CI secrets or variables
+(`central.domain.ci_targets`), named by `IKR:SECRET_NAMES` or the defaults.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from central.domain import ci_targets
 from central.domain.model import Frozen
 from central.domain.tags import DELIVERY
 
@@ -40,18 +43,36 @@ class Via(StrEnum):
     MAIL = "mail"
     SECRETS_MANAGER = "secretsmanager"
     SSM = "ssm"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+_CI = (Via.GITHUB, Via.GITLAB)
+_NAMES_MARK = "#"  # in the recorded target: `github:o/r#ID_NAME,SECRET_NAME` (a `#` is in no name or path)
 
 
 class Delivery(Frozen):
     via: Via = Via.MAIL
-    name: str | None = None  # the secret or parameter name; None for mail
+    name: str | None = None  # the secret or parameter name, the repository or project; None for mail
+    names: tuple[str, str] | None = None  # IKR:SECRET_NAMES of a CI target; None: the defaults
 
     @property
     def to_store(self) -> bool:
         return self.via is not Via.MAIL
 
+    @property
+    def to_ci(self) -> bool:
+        """Written by the CI adapters (central.cistores) rather than into the user's AWS account."""
+        return self.via in _CI
+
+    @property
+    def secret_names(self) -> tuple[str, str]:
+        """The names the key id and the secret access key are written under (CI targets)."""
+        return self.names or ci_targets.DEFAULT_NAMES
+
     def __str__(self) -> str:
-        return self.via.value if self.name is None else f"{self.via.value}:{self.name}"
+        text = self.via.value if self.name is None else f"{self.via.value}:{self.name}"
+        return text if self.names is None else f"{text}{_NAMES_MARK}{','.join(self.names)}"
 
     @property
     def where(self) -> str:
@@ -60,6 +81,17 @@ class Delivery(Frozen):
             return f"Secrets Manager secret {self.name}"
         if self.via is Via.SSM:
             return f"SSM SecureString parameter {self.name}"
+        if self.via is Via.GITHUB:
+            assert self.name is not None
+            owner, repo, *environment = self.name.split("/")
+            scope = (
+                f"environment {environment[0]} of repository {owner}/{repo}"
+                if environment
+                else f"repository {self.name}"
+            )
+            return f"GitHub Actions secrets {' and '.join(self.secret_names)} of {scope}"
+        if self.via is Via.GITLAB:
+            return f"GitLab CI/CD variables {' and '.join(self.secret_names)} of project {self.name}"
         return "mail"
 
 
@@ -70,22 +102,30 @@ def recorded_delivery(text: str | None) -> Delivery:
     """The target an expiry item recorded (`str(Delivery)`), trusted: it was checked when decided."""
     if not text:
         return MAIL
+    text, _, names = text.partition(_NAMES_MARK)
     via, _, name = text.partition(":")
-    return Delivery(via=Via(via), name=name or None)
+    first, _, second = names.partition(",")
+    return Delivery(via=Via(via), name=name or None, names=(first, second) if names else None)
 
 
 class DeliveryProblem(ValueError):
     """An IKR:DELIVERY value ikr cannot use."""
 
 
-def parse_delivery(value: str, prefix: str = DEFAULT_PREFIX) -> Delivery:
-    """`mail`, `secretsmanager:<name>` or `ssm:<name>` (the kind in any case), checked against the prefix."""
+def parse_delivery(value: str, prefix: str = DEFAULT_PREFIX, names: tuple[str, str] | None = None) -> Delivery:
+    """`mail`, `secretsmanager:<name>` or `ssm:<name>` (the kind in any case), checked against the prefix;
+    or a CI target, with the secret names `names` (IKR:SECRET_NAMES, checked by the caller)."""
     kind, sep, name = value.partition(":")
     via = kind.strip().lower()
     if via == Via.MAIL and not sep:
         return MAIL
+    if sep and via in _CI:
+        return _ci_delivery(value, Via(via), name, names)
     if not sep or via not in (Via.SECRETS_MANAGER, Via.SSM):
-        raise DeliveryProblem(f"{DELIVERY}={value!r} is not mail, secretsmanager:<secret name> or ssm:<parameter name>")
+        raise DeliveryProblem(
+            f"{DELIVERY}={value!r} is not mail, secretsmanager:<secret name> or ssm:<parameter name>; nor "
+            "github:<owner>/<repository>[/<environment>] or gitlab:<project path or id>"
+        )
     if name.startswith("arn:"):
         raise DeliveryProblem(f"{DELIVERY}={value!r}: an ARN is not accepted: {_CROSS_ACCOUNT}")
     if via == Via.SECRETS_MANAGER:
@@ -103,6 +143,14 @@ def parse_delivery(value: str, prefix: str = DEFAULT_PREFIX) -> Delivery:
         raise DeliveryProblem(f"{DELIVERY}={value!r}: {RESERVED_PARAMETERS} is where ikr keeps its own keys")
     _check_parameter_limits(value, name)
     return Delivery(via=Via.SSM, name=name)
+
+
+def _ci_delivery(value: str, via: Via, name: str, names: tuple[str, str] | None) -> Delivery:
+    try:
+        target = ci_targets.github_target(name) if via is Via.GITHUB else ci_targets.gitlab_target(name)
+    except ci_targets.CiTargetProblem as exc:
+        raise DeliveryProblem(f"{DELIVERY}={value!r}: {exc}") from None
+    return Delivery(via=via, name=target, names=names)
 
 
 def _check_parameter_limits(value: str, name: str) -> None:

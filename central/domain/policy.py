@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from central.domain import tags as t
+from central.domain.ci_targets import CiTargetProblem, secret_names
 from central.domain.delivery import DEFAULT_PREFIX, MAIL, Delivery, DeliveryProblem, parse_delivery, verify_use_default
 from central.domain.model import AccessKey, Frozen, IamUser, KeyStatus
 from central.domain.problems import Problem
@@ -90,6 +91,7 @@ def read_user_tags(
             delivery = parse_delivery(values[t.DELIVERY], delivery_prefix)
         except DeliveryProblem as exc:
             problems.append(Problem(key=t.DELIVERY, reason=str(exc)))
+    delivery, names_warning = _with_secret_names(values, delivery, problems)
     verify_use = verify_use_default(delivery)
     if t.VERIFY_USE in values:
         try:
@@ -97,6 +99,7 @@ def read_user_tags(
         except t.TagProblem as exc:
             problems.append(exc.problem())
     instruction_text, warnings = t.instructions(values)
+    warnings.extend(names_warning)
     warnings.extend(t.unknown_user_keys(values))
     return UserTagValues(
         email=email,
@@ -108,6 +111,25 @@ def read_user_tags(
         problems=tuple(problems),
         warnings=tuple(warnings),
     )
+
+
+def _with_secret_names(
+    values: dict[str, str], delivery: Delivery, problems: list[Problem]
+) -> tuple[Delivery, list[str]]:
+    """IKR:SECRET_NAMES on a github:/gitlab: delivery names what it writes; elsewhere it means nothing."""
+    if t.SECRET_NAMES not in values:
+        return delivery, []
+    value = values[t.SECRET_NAMES]
+    if not delivery.to_ci:
+        if any(problem.key == t.DELIVERY for problem in problems):
+            return delivery, []  # the delivery itself is refused; that is the message
+        return delivery, [f"{t.SECRET_NAMES}={value!r} applies to github: and gitlab: deliveries only; it is ignored"]
+    try:
+        names = secret_names(value, delivery.via.value)
+    except CiTargetProblem as exc:
+        problems.append(Problem(key=t.SECRET_NAMES, reason=f"{t.SECRET_NAMES}={value!r}: {exc}"))
+        return delivery, []
+    return delivery.model_copy(update={"names": names}), []
 
 
 def _user_days(key: str, values: dict[str, str]) -> Days:

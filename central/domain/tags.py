@@ -22,6 +22,7 @@ DELETE_AFTER_DAYS = "IKR:DELETE_AFTER_DAYS"
 ENABLED = "IKR:ENABLED"
 DELIVERY = "IKR:DELIVERY"  # where the new key goes (central.domain.delivery)
 VERIFY_USE = "IKR:VERIFY_USE"  # keep the old key until the new one is seen in use
+SECRET_NAMES = "IKR:SECRET_NAMES"  # noqa: S105 - a tag key: the two names a github:/gitlab: delivery writes under (central.domain.ci_targets)
 INSTRUCTION_PREFIX = "IKR:INSTRUCTION_"
 
 MAX_DAYS = 36_500  # a hundred years: anything longer is a typo, not a policy
@@ -108,7 +109,7 @@ def _ascii_address(key: str, value: str) -> str:
     return address.ascii_email
 
 
-USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS, DELIVERY, VERIFY_USE)
+USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS, DELIVERY, VERIFY_USE, SECRET_NAMES)
 
 
 def unknown_user_keys(tags: dict[str, str]) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from central.domain import account_state
 from central.domain import tags as t
+from central.domain.delivery import recorded_delivery
 from central.domain.model import Tag
 from central.domain.scope import Days, ScopeTags, chain
 from central.domain.sources import OptInReason, SourceKind
@@ -114,6 +115,9 @@ def _delivery(row: ReportRow) -> Step:
     step = Step(f"{t.DELIVERY} and {t.VERIFY_USE}: where the new key goes, and when the old one may go")
     delivery = row.delivery or "mail"
     where = f"mailed to {row.email}" if delivery == "mail" else "written in the user's own account; the owner is told"
+    target = recorded_delivery(delivery)
+    if target.to_ci:  # outside AWS: say where
+        where = f"written to {target.where}; the owner is told"
     step.lines.append(f"delivery: {delivery} ({where})")
     if row.verify_use:
         step.lines.append("verify use: yes: the old key goes once the new key has been used, or when the grace ends")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
+from central.cistores.stores import CiStores
 from central.clock import Clock
 from central.domain.delivery import DEFAULT_PREFIX
 from central.domain.results import Outcome, UserResult
@@ -49,6 +50,7 @@ class RotationContext:
     owner: str = ""  # lease owner id of this pass (lease_owner(run_id)); "" : made from run_id
     admin: AdminNotifier | None = None
     retry_after: timedelta = timedelta(minutes=5)  # RETRY_AFTER_MINS: a postponed rotation's retry run
+    ci: CiStores = field(default_factory=CiStores)  # github:/gitlab: targets (the run's tokens)
 
     def time(self) -> datetime:
         return self.clock() if self.clock is not None else self.now

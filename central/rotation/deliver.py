@@ -50,7 +50,7 @@ class Deliver:
         days = timedelta(days=item.delete_after_days or 1)
         try:
             if delivery.to_store:
-                version = self.ctx.member.key_pairs.write(delivery, item.new_key_id, secret, item.user_name)
+                version = self._write(delivery, item, secret)
                 # Told before the delivery is recorded, so a crash repeats the notice rather than losing it.
                 self._tell_owner(item, delivery, version, self.ctx.time() + days)
             else:
@@ -115,6 +115,14 @@ class Deliver:
             old_key_deleted_at=deletes_at,
             detail=f"resumed an interrupted rotation: {detail}" if resumed else detail,
         )
+
+    def _write(self, delivery: Delivery, item: ExpiryItem, secret: SecretStr) -> str:
+        """Into the user's account (Secrets Manager, SSM) or a CI system (GitHub, GitLab): the version."""
+        assert item.new_key_id is not None
+        if delivery.to_ci:
+            who = f"account {item.account_id} user {item.user_name}"
+            return self.ctx.ci.write(delivery, item.new_key_id, secret, who)
+        return self.ctx.member.key_pairs.write(delivery, item.new_key_id, secret, item.user_name)
 
     def _uncertain(self, item: ExpiryItem, reason: str) -> UserResult:
         """The delivery may have happened: the key is never removed as undelivered. The journal and the

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from central.deploy import artifact, bytecode, template
+from central.deploy import artifact, bytecode, native, template
 from tests.support.servers import MotoServer
 
 HANDLERS = ("rotator", "account_worker", "destructor", "reporter")
@@ -80,6 +80,7 @@ def unzipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
         artifact.runtime_requirements(template.REPO_ROOT / "pyproject.toml"),
         [f"--cache-dir={template.REPO_ROOT / '.cache' / 'pip'}"],
         compiler=compiler,
+        stripper=native.find_stripper(),  # as `ikr package` builds it: the stripped libraries must still load
     )
     with zipfile.ZipFile(built.path) as archive:
         archive.extractall(work / "unzipped")

@@ -40,11 +40,13 @@ from central.wiring import build_services
 from tests.deploy.conftest import tiny_artifact
 from tests.deploy.policy_eval import Request, evaluate
 from tests.e2e.conftest import e2e_spec
+from tests.support.ci_standins import GITHUB_TOKEN, GitHubStandIn
 from tests.support.world import UserSpec, World, build_world
 
 CENTRAL = "123456789012"
 REGION = "us-east-1"
 EXTERNAL_ID = "ikr-permission-test"
+GITHUB_SECRET = "ikr/github-token"
 MAIL_FROM = "ikr@example.com"
 TODAY = datetime.now(UTC)
 DAY_100, DAY_110, DAY_113 = (TODAY + timedelta(days=days) for days in (100, 110, 113))
@@ -152,7 +154,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         client.meta.events.register("before-parameter-build.secretsmanager.PutSecretValue", _refuse_the_refusing_secret)
         return client
 
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+    github = GitHubStandIn({"octo/deploy"})  # a github: delivery reads its token from the central account
+    with github, pytest.MonkeyPatch.context() as patch, mock_aws():
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "IKR_NOW", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
             patch.delenv(name, raising=False)
         for name, value in {
@@ -179,8 +182,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
             UserSpec("deployer", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "secretsmanager:ikr/ci/deployer"}),
             UserSpec("nightly", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "ssm:/ikr/jobs/nightly"}),
             UserSpec("archiver", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": f"secretsmanager:{REFUSING}"}),
+            UserSpec("shipper", {"IKR:EMAIL": "ops@example.com", "IKR:DELIVERY": "github:octo/deploy"}),
         ]
         world = build_world(central, spec)
+        central.client("secretsmanager").create_secret(Name=GITHUB_SECRET, SecretString=GITHUB_TOKEN)
         central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
         central.client("s3").create_bucket(Bucket="ikr-artifacts")
         artifact = tiny_artifact(work / "ikr.zip")
@@ -198,6 +203,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
                     f"--parameter=IkrExternalId={EXTERNAL_ID}",
                     "--parameter=ManageCentralAccount=true",
                     "--parameter=AccountFanOut=false",
+                    f"--parameter=GithubTokenSecretName={GITHUB_SECRET}",
                     *(f"--target-ou={ou}" for ou in world.ou_ids.values()),
                 ]
             )
@@ -219,6 +225,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
             "IKR_EXTERNAL_ID": EXTERNAL_ID,
             # Old keys go inactive first (UpdateAccessKey), then are deleted two days later.
             "DEACTIVATE_BEFORE_DELETE_DAYS": "2",
+            "GITHUB_TOKEN_SECRET_NAME": GITHUB_SECRET,
+            "GITHUB_API_URL": github.url,
         }.items():
             patch.setenv(name, value)
         patch.setattr(botocore.session.Session, "create_client", create_client)
@@ -367,6 +375,7 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
     assert (True, "organizations:ListRoots") in actions
     assert (True, "ses:SendEmail") in actions
     assert (True, "dynamodb:Query") in actions  # the retry run's one read, on the due-retries index
+    assert (True, "secretsmanager:GetSecretValue") in actions  # the GitHub token, read once for the github: user
 
 
 def test_every_recorded_call_is_allowed_by_its_role(recorded: Recorded) -> None:
