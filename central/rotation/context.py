@@ -49,6 +49,7 @@ class RotationContext:
     owner: str = ""  # lease owner id of this pass (lease_owner(run_id)); "" : made from run_id
     admin: AdminNotifier | None = None
     retry_after: timedelta = timedelta(minutes=5)  # RETRY_AFTER_MINS: a postponed rotation's retry run
+    remind_before_days: int = 0  # REMIND_BEFORE_DAYS (central.rotation.remind); 0: no reminders
 
     def time(self) -> datetime:
         return self.clock() if self.clock is not None else self.now

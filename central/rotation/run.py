@@ -227,6 +227,7 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
                 lease_minutes=services.settings.IKR_LEASE_MINUTES,
                 admin=services.admin,
                 retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
+                remind_before_days=services.settings.REMIND_BEFORE_DAYS,
             ),
             keep_going,
         )
