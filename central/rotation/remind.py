@@ -45,12 +45,12 @@ class Reminding:
     ctx: RotationContext
     records: tuple[Reminder, ...] = ()
     _by_key: dict[tuple[str, str], Reminder] = field(init=False, default_factory=dict)
-    _by_created: set[tuple[str, int]] = field(init=False, default_factory=set)
+    _by_created: dict[tuple[str, int], Reminder] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         for record in self.records:
             self._by_key[(record.user_name, record.key_id)] = record
-            self._by_created.add((record.user_name, record.key_created))
+            self._by_created[(record.user_name, record.key_created)] = record
 
     def due_soon(self, decision: Decision) -> bool:
         """The decision's key is in its reminder window now."""
@@ -61,7 +61,7 @@ class Reminding:
         only then are the user's keys listed. A key already reminded is known by its creation time."""
         if not self.due_soon(decision) or decision.key is None:
             return False
-        return (decision.user, epoch(decision.key.created)) not in self._by_created
+        return not self._done(self._by_created.get((decision.user, epoch(decision.key.created))))
 
     def remind(self, decision: Decision) -> str:
         """Remind the user if its key is due soon and was not reminded; what happened, as words to add
@@ -69,7 +69,7 @@ class Reminding:
         key, email, due_at = decision.key, decision.email, decision.due_at
         if not self.due_soon(decision) or key is None or email is None or due_at is None:
             return ""
-        if self._handled(decision.user, key.key_id):
+        if self._done(self._by_key.get((decision.user, key.key_id))):
             return ""
         if self.ctx.dry_run:
             return f"; would remind {email} that it is rotated on {due_at:%Y-%m-%d}"
@@ -94,8 +94,8 @@ class Reminding:
             logger.error("reminder not sent", account_id=record.account_id, user=decision.user, reason=reason)
             return f"; reminder not sent ({reason}); the next run tries again"
 
-    def _handled(self, user: str, key_id: str) -> bool:
-        found = self._by_key.get((user, key_id))
+    def _done(self, found: Reminder | None) -> bool:
+        """Sent, or claimed by a run still within its lease time (a stale claim is a crashed run's)."""
         if found is None:
             return False
         return found.sent_at is not None or found.claimed_at >= self._stale_before()
