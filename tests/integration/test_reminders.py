@@ -7,9 +7,11 @@ alice (prod) and dave (dev), whose keys are made today, are due on day 61 and wi
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -24,7 +26,9 @@ from central.report.render_html import render_html
 from central.report.render_text import render_csv, render_table
 from central.rotation.run import run_rotation
 from handlers import destructor
-from tests.integration.conftest import TABLE, Harness
+from tests.integration.conftest import TABLE, Harness, make_harness
+from tests.integration.faults import Faults
+from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 TODAY = datetime.now(UTC)
 IN_WINDOW = TODAY + timedelta(days=56)  # due on day 61: 5 days ahead
@@ -314,3 +318,32 @@ def test_the_sweep_and_the_retry_index_never_see_a_reminder_record(harness: Harn
     assert harness.table.sweep(DUE + timedelta(days=400)) == []
     assert harness.table.retries.due(int((DUE + timedelta(days=400)).timestamp())).items == ()
     assert len(records(harness)) == 2  # still there: only TTL removes them
+
+
+def test_a_reminder_costs_three_calls_once_and_nothing_on_later_runs(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 15's budget kept: a user not near due costs no call; the reminder itself ListAccessKeys
+    (the report names no key id), PutItem (the claim) and UpdateItem (sent), once; the mail is the
+    mailer's; every later run is the steady state again."""
+    users = [UserSpec(f"user{i}", {"IKR:EMAIL": f"u{i}@example.com"}) for i in range(5)]
+    spec = OrgSpec(ous={"Work": {"IKR:ENABLED": "true", "IKR:ROTATE_AFTER_DAYS": "60"}}, accounts=[])
+    spec.accounts.append(AccountSpec("prod", "Work", {}, users))
+    harness = make_harness(central, spec)
+    faults = Faults(monkeypatch)
+
+    def counted(at: datetime) -> Counter[str]:
+        faults.calls.clear()
+        harness.services.clock = fixed_clock(at)
+        run_rotation(harness.services)
+        return Counter(f"{call.service}:{call.operation}" for call in faults.calls)
+
+    counted(TODAY + timedelta(days=10))  # the first run has IAM make the credential report
+    steady = counted(TODAY + timedelta(days=11))
+    reminding = counted(IN_WINDOW)
+    after = counted(IN_WINDOW + timedelta(hours=1))
+
+    assert reminding - steady == Counter({"iam:ListAccessKeys": 5, "dynamodb:PutItem": 5, "dynamodb:UpdateItem": 5})
+    assert steady - reminding == Counter()
+    assert after == steady
+    assert len(reminder_mails(harness)) == 5
