@@ -54,7 +54,7 @@ def read_exemption(values: dict[str, str]) -> Exemption | None:
     Raises `TagProblem` naming the tag and the value when the date is not a date ikr can use."""
     if t.EXEMPT_UNTIL not in values:
         return None
-    value = values[t.EXEMPT_UNTIL].strip()
+    value = values[t.EXEMPT_UNTIL]  # strictly, as every tag value: " 2027-03-31" is refused, not guessed
     until = t.parse_date(t.EXEMPT_UNTIL, value)
     if until.year > LATEST_YEAR:
         raise t.TagProblem(t.EXEMPT_UNTIL, f"{t.EXEMPT_UNTIL}={value!r} lies beyond the year {LATEST_YEAR}")
