@@ -103,6 +103,9 @@ class Settings(AccessSettings):
     # Upper bounds (central/domain/bounds.py) keep every span these make within datetime's range.
     ROTATE_AFTER_DAYS: int = Field(85, gt=0, le=bounds.MAX_DAYS, description="days after which a key is rotated")
     DELETE_AFTER_DAYS: int = Field(5, gt=0, le=bounds.MAX_DAYS, description="days the old key lives after rotation")
+    REMIND_BEFORE_DAYS: int = Field(
+        7, ge=0, le=bounds.MAX_DAYS, description="days before a key is due that its user is reminded once (0: never)"
+    )
     ENCRYPT_KEY_PAIR: bool = True
     MAIL_CLIENT: MailClient = MailClient.SES
     # As given, display name included ("IAM Key Rotator <ikr@example.com>"): the From header of every mail.

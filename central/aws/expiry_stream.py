@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from central.aws.expiry_item import ExpiryItem
+from central.aws.reminders import is_reminder
 from central.aws.retry_marks import is_mark
 from central.domain.errors import InvalidItemError
 from central.domain.model import json_kind
@@ -89,8 +90,9 @@ def removed_item(record: DynamoDBRecord, position: int | None = None) -> ExpiryI
             extra={**where, "reason": "REMOVE record without an old image: the stream must be NEW_AND_OLD_IMAGES"},
         )
         return None
-    if is_mark(image):
-        return None  # an account's retry mark taken back: no key behind it
+    if is_mark(image) or is_reminder(image):
+        # An account's retry mark taken back, a reminder record expired (TTL) or given back: no key behind it.
+        return None
     try:
         return ExpiryItem.from_plain(image)
     except InvalidItemError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from central.aws.expiry_item import (
     epoch,
 )
 from central.aws.original_table import refuse_foreign_schema
+from central.aws.reminders import Reminder, Reminders, is_reminder
 from central.aws.retry_marks import INDEX, INDEX_ATTRIBUTES, RetryMarks, is_mark
 from central.domain.errors import IkrError, InvalidItemError, SettingsError
 
@@ -57,6 +59,14 @@ class LeaseConflict(IkrError):
         self.found = found
 
 
+@dataclass(frozen=True)
+class AccountRecords:
+    """What the expiry table holds for one account: its items, and the reminders sent there."""
+
+    items: list[ExpiryItem]
+    reminders: tuple[Reminder, ...] = ()
+
+
 class ExpiryTable:
     """Every failure comes out as an `AwsError` (central.aws.errors) naming the table and the item; a
     lost conditional write as `LeaseConflict`, or as False from the destructor's writes."""
@@ -65,6 +75,7 @@ class ExpiryTable:
         self._db = dynamodb
         self.name = table_name
         self.retries = RetryMarks(dynamodb, table_name)  # the due-retries index and the accounts' marks
+        self.reminders = Reminders(dynamodb, table_name)  # reminders sent before a key is due
 
     def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
         where = f"table {self.name}" + (f" {item.where}" if item is not None else "")
@@ -165,7 +176,16 @@ class ExpiryTable:
         with aws_call("dynamodb:Query", f"table {self.name} account {account_id} user {user_name}"):
             return list(self._query(account_id, prefix=f"{user_name}#"))
 
-    def _query(self, account_id: str, prefix: str | None = None) -> Iterator[ExpiryItem]:
+    def account_records(self, account_id: str) -> AccountRecords:
+        """The account's expiry items and its reminder records, from the same one Query as `for_account`."""
+        reminders: list[Reminder] = []
+        with aws_call("dynamodb:Query", f"table {self.name} account {account_id}"):
+            items = list(self._query(account_id, reminders=reminders))
+        return AccountRecords(items, tuple(reminders))
+
+    def _query(
+        self, account_id: str, prefix: str | None = None, reminders: list[Reminder] | None = None
+    ) -> Iterator[ExpiryItem]:
         condition = "account_id = :a" + (" AND begins_with(item_key, :p)" if prefix else "")
         values: dict[str, Any] = {":a": {"S": account_id}}
         if prefix:
@@ -178,6 +198,12 @@ class ExpiryTable:
             ConsistentRead=True,
         ):
             for raw in page["Items"]:
+                if is_reminder(raw):
+                    # A reminder sent (central.aws.reminders): kept apart, never an item to act on.
+                    record = Reminder.from_item(raw) if reminders is not None else None
+                    if record is not None and reminders is not None:
+                        reminders.append(record)
+                    continue
                 if _is_tombstone(raw) or is_mark(raw):
                     continue  # the destructor's record of a handled REMOVE, a retry mark: no one else's business
                 item = _valid(raw)

@@ -11,6 +11,7 @@ from enum import StrEnum
 from central.domain import tags as t
 from central.domain.ci_targets import CiTargetProblem, secret_names
 from central.domain.delivery import DEFAULT_PREFIX, MAIL, Delivery, DeliveryProblem, parse_delivery, verify_use_default
+from central.domain.exemption import Exemption, read_exemption
 from central.domain.model import AccessKey, Frozen, IamUser, KeyStatus
 from central.domain.problems import Problem
 from central.domain.scope import AccountScope, Days
@@ -48,6 +49,9 @@ class Decision(Frozen):
     bad_input: bool = False  # a tag the user must fix: counts as a failure of the run
     problems: tuple[Problem, ...] = ()  # the user's tags ikr cannot use: the user is skipped
     warnings: tuple[str, ...] = ()
+    remind_before: int | None = None  # IKR:REMIND_BEFORE_DAYS (None: the setting REMIND_BEFORE_DAYS)
+    exemption: Exemption | None = None  # IKR:EXEMPT_UNTIL, active or lapsed
+    exempt: bool = False  # the exemption holds now: the user is skipped (no rotation, no reminder)
 
 
 class UserTagValues(Frozen):
@@ -61,6 +65,8 @@ class UserTagValues(Frozen):
     instructions: str = ""
     problems: tuple[Problem, ...] = ()  # the user is skipped (no account or user on them: the caller knows)
     warnings: tuple[str, ...] = ()  # the user is worked, and the run counts it as bad input
+    remind_before: int | None = None
+    exemption: Exemption | None = None
 
 
 def read_user_tags(
@@ -98,6 +104,7 @@ def read_user_tags(
             verify_use = t.parse_bool(t.VERIFY_USE, values[t.VERIFY_USE])
         except t.TagProblem as exc:
             problems.append(exc.problem())
+    remind_before, exemption = _ahead(values, problems)
     instruction_text, warnings = t.instructions(values)
     warnings.extend(names_warning)
     warnings.extend(t.unknown_user_keys(values))
@@ -110,6 +117,8 @@ def read_user_tags(
         instructions=instruction_text,
         problems=tuple(problems),
         warnings=tuple(warnings),
+        remind_before=remind_before,
+        exemption=exemption,
     )
 
 
@@ -130,6 +139,19 @@ def _with_secret_names(
         problems.append(Problem(key=t.SECRET_NAMES, reason=f"{t.SECRET_NAMES}={value!r}: {exc}"))
         return delivery, []
     return delivery.model_copy(update={"names": names}), []
+def _ahead(values: dict[str, str], problems: list[Problem]) -> tuple[int | None, Exemption | None]:
+    """IKR:REMIND_BEFORE_DAYS and IKR:EXEMPT_UNTIL (+ reason); a bad value adds its problem."""
+    remind_before: int | None = None
+    if t.REMIND_BEFORE_DAYS in values:
+        try:
+            remind_before = t.parse_reminder_days(t.REMIND_BEFORE_DAYS, values[t.REMIND_BEFORE_DAYS])
+        except t.TagProblem as exc:
+            problems.append(exc.problem())
+    try:
+        return remind_before, read_exemption(values)
+    except t.TagProblem as exc:
+        problems.append(exc.problem())
+        return remind_before, None
 
 
 def _user_days(key: str, values: dict[str, str]) -> Days:
@@ -166,10 +188,19 @@ def decide(
         problems=problems,
         warnings=read.warnings,
         bad_input=bool(problems or read.warnings),
+        remind_before=read.remind_before,
+        exemption=read.exemption,
     )
     if problems:
         return base.model_copy(update={"reason": "; ".join(str(problem) for problem in problems)})
-    return base.model_copy(update=_by_keys(user, now, pending, read.rotate_after))
+    by_keys = _by_keys(user, now, pending, read.rotate_after)
+    if read.exemption is not None and read.exemption.active(now) and by_keys["action"] in _EXEMPTABLE:
+        # Only a rotation (or its reminder) waits: an old key already rotated still goes on time.
+        by_keys.update(action=Action.SKIP, exempt=True, reason=f"{read.exemption.describe()}; {by_keys['reason']}")
+    return base.model_copy(update=by_keys)
+
+
+_EXEMPTABLE = (Action.ROTATE, Action.NOT_DUE)
 
 
 def _by_keys(user: IamUser, now: datetime, pending: list[PendingOld], rotate_after: Days) -> dict[str, object]:

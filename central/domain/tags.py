@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
@@ -23,10 +24,14 @@ ENABLED = "IKR:ENABLED"
 DELIVERY = "IKR:DELIVERY"  # where the new key goes (central.domain.delivery)
 VERIFY_USE = "IKR:VERIFY_USE"  # keep the old key until the new one is seen in use
 SECRET_NAMES = "IKR:SECRET_NAMES"  # noqa: S105 - a tag key: the two names a github:/gitlab: delivery writes under (central.domain.ci_targets)
+REMIND_BEFORE_DAYS = "IKR:REMIND_BEFORE_DAYS"  # days before a key is due that its user is reminded (0: never)
+EXEMPT_UNTIL = "IKR:EXEMPT_UNTIL"  # YYYY-MM-DD: no rotation and no reminder through that day (UTC)
+EXEMPT_REASON = "IKR:EXEMPT_REASON"  # why, in words: the report shows it beside the exemption
 INSTRUCTION_PREFIX = "IKR:INSTRUCTION_"
 
 MAX_DAYS = 36_500  # a hundred years: anything longer is a typo, not a policy
 _DAYS = re.compile(r"[0-9]{1,6}", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _INSTRUCTION = re.compile(r"IKR:INSTRUCTION_([0-9]{1,4})", re.ASCII | re.IGNORECASE)
 
 
@@ -76,6 +81,25 @@ def parse_days(key: str, value: str) -> int:
     return days
 
 
+def parse_reminder_days(key: str, value: str) -> int:
+    """Like `parse_days`, but 0 is allowed: it turns the user's reminders off."""
+    if value == "0":
+        return 0
+    if not _DAYS.fullmatch(value):
+        raise TagProblem(key, f"{key}={value!r} is not a whole number of days (0 turns reminders off)")
+    return parse_days(key, value)
+
+
+def parse_date(key: str, value: str) -> date:
+    """A calendar date written YYYY-MM-DD, nothing else: 01/02/2027 means two dates in two countries."""
+    if not _DATE.fullmatch(value):
+        raise TagProblem(key, f"{key}={value!r} is not a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise TagProblem(key, f"{key}={value!r} is not a date of the calendar ({exc})") from None
+
+
 def parse_bool(key: str, value: str) -> bool:
     lowered = value.lower()
     if lowered not in ("true", "false"):
@@ -109,7 +133,17 @@ def _ascii_address(key: str, value: str) -> str:
     return address.ascii_email
 
 
-USER_KEYS = (EMAIL, ROTATE_AFTER_DAYS, DELETE_AFTER_DAYS, DELIVERY, VERIFY_USE, SECRET_NAMES)
+USER_KEYS = (
+    EMAIL,
+    ROTATE_AFTER_DAYS,
+    DELETE_AFTER_DAYS,
+    DELIVERY,
+    VERIFY_USE,
+    SECRET_NAMES,
+    REMIND_BEFORE_DAYS,
+    EXEMPT_UNTIL,
+    EXEMPT_REASON,
+)
 
 
 def unknown_user_keys(tags: dict[str, str]) -> list[str]:

@@ -44,6 +44,7 @@ class Event(StrEnum):
     DESTRUCTION_GIVEN_UP = "destruction-given-up"
     RUN_SUMMARY = "run-summary"
     MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
+    REMINDER_SENT = "reminder-sent"  # a user was told its key will be rotated soon (central.rotation.remind)
 
 
 class Notice(Frozen):

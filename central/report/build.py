@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 
 from central.aws.credential_report import CredentialReport, match_keys
 from central.aws.expiry_item import ExpiryItem, State, from_epoch, pending_old_keys
+from central.aws.reminders import Reminder
 from central.domain.delivery import DEFAULT_PREFIX
 from central.domain.model import AccessKey, IamUser, KeyStatus, LevelKind
 from central.domain.policy import Action, Decision, decide
 from central.domain.scope import AccountScope, Days
 from central.domain.sources import Source, SourceKind
 from central.domain.tags import has_email_tag
+from central.report.ahead import exempt_next, exemption_row, reminder_rows
 from central.report.rows import (
     AccountRow,
     AccountState,
@@ -48,6 +50,7 @@ class AccountData:
     notes: list[str] = field(default_factory=list)
     deactivate_days: int = 0  # DEACTIVATE_BEFORE_DELETE_DAYS: an old key goes Inactive first, then is deleted
     delivery_prefix: str = DEFAULT_PREFIX  # DELIVERY_PREFIX, as the rotation judges IKR:DELIVERY
+    reminders: tuple[Reminder, ...] = ()  # reminders sent in this account (central.aws.reminders)
 
 
 _LEVEL_ORIGINS = {LevelKind.ACCOUNT: Origin.ACCOUNT_TAG, LevelKind.OU: Origin.OU_TAG, LevelKind.ROOT: Origin.ROOT_TAG}
@@ -195,7 +198,8 @@ def judge_managed(scope: AccountScope, user: IamUser, data: AccountData, now: da
     items = [item for item in data.items if item.user_name == user.name]
     pending = pending_old_keys(items, now).get(user.name, [])
     decision = decide(user, scope, now, pending, data.delivery_prefix)
-    after = _next(decision, items, now, data.deactivate_days)
+    exempt = decision.exempt and not any(item.state in JOURNAL_STATES for item in items)
+    after = exempt_next(decision) if exempt else _next(decision, items, now, data.deactivate_days)
     return decision, ReportRow(
         kind=RowKind.MANAGED,
         **_account_fields(scope),
@@ -217,6 +221,8 @@ def judge_managed(scope: AccountScope, user: IamUser, data: AccountData, now: da
         reason=decision.reason,
         pending=_pending_rows(items),
         warnings=list(decision.warnings),
+        exemption=exemption_row(decision, now),
+        reminders=reminder_rows(data.reminders, user.name),
     )
 
 

@@ -87,15 +87,16 @@ def read_account(services: Services, scope: AccountScope, now: datetime, reading
             for user in everyone
             if at_risk(user, credentials, scope.rotate_after, now)
         ]
-    items = _items(services, account_id)
+    records = services.table.account_records(account_id)  # the items, and the reminders sent: one Query
     return AccountData(
         managed=managed,
         unmanaged=unmanaged,
         credentials=credentials,
-        items=items,
+        items=records.items,
         notes=notes,
         deactivate_days=services.settings.DEACTIVATE_BEFORE_DELETE_DAYS,
         delivery_prefix=services.settings.DELIVERY_PREFIX,
+        reminders=records.reminders,
     )
 
 

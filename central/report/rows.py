@@ -8,7 +8,7 @@ file and the code cannot drift apart silently (a test compares them).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,6 +82,24 @@ class PolicyDays(_Row):
     source: str = Field(description="the exact scope and tag, e.g. 'OU ou-ab12-cd34 (Workloads) tag IKR:...'")
 
 
+class ExemptionRow(_Row):
+    """IKR:EXEMPT_UNTIL on a managed user: no rotation and no reminder through `until` (UTC, inclusive)."""
+
+    until: date = Field(description="the last day of the exemption (UTC), inclusive")
+    reason: str = Field("", description="IKR:EXEMPT_REASON; empty when none was given")
+    active: bool = Field(description="false: the date is past and the exemption has lapsed")
+    warnings: list[str] = Field(default_factory=list, description="lapsed, no reason, or longer than 90 days")
+
+
+class ReminderRow(_Row):
+    """A reminder sent to the user before its key is due (REMIND_BEFORE_DAYS), read from the expiry table."""
+
+    key_id: str
+    sent_at: datetime
+    due_at: datetime = Field(description="the rotation date the reminder announced")
+    channel: str = Field("", description="where it went, e.g. 'mail to a@example.com'")
+
+
 class ReportRow(_Row):
     """One line of the report: a managed user, an unmanaged user at risk, or an account ikr does not work."""
 
@@ -107,6 +125,8 @@ class ReportRow(_Row):
     reason: str = ""
     pending: list[PendingRow] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    exemption: ExemptionRow | None = Field(None, description="IKR:EXEMPT_UNTIL and its reason, active or lapsed")
+    reminders: list[ReminderRow] = Field(default_factory=list, description="reminders sent for this user's keys")
 
 
 class AccountRow(_Row):

@@ -25,6 +25,7 @@ from central.domain.policy import Action, Decision, PendingOld, decide
 from central.domain.results import AccountResult, AccountStatus, Outcome, UserResult
 from central.rotation.context import RotationContext
 from central.rotation.lease import JOURNAL_STATES, in_progress_detail, lease_expired, lease_owner
+from central.rotation.remind import Reminding
 from central.rotation.rotate import KeyRotation
 from central.rotation.scan import report_keys, scan_account
 
@@ -65,9 +66,11 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
         detail=f"opted in by {ctx.scope.opt_in}",
     )
     iam = ctx.member.iam
-    items = ctx.table.for_account(account.id)
+    records = ctx.table.account_records(account.id)
+    items = records.items
     if not ctx.owner:
         ctx = dataclasses.replace(ctx, owner=lease_owner(ctx.run_id))
+    reminding = Reminding(ctx, records.reminders)
     # Made only when a user is resumed or rotated (its key stores are made when first used).
     rotation = functools.cache(lambda: KeyRotation(ctx))
     journal = [item for item in items if item.state in JOURNAL_STATES]
@@ -117,7 +120,9 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
         if name in unfinished:
             continue
         try:
-            decision, reported = _decide(ctx, iam, listed, scan.report, pending.get(name, []), name in touched)
+            decision, reported = _decide(
+                ctx, iam, listed, scan.report, pending.get(name, []), name in touched, reminding
+            )
         except AwsError as exc:
             reason = exc.reason
             logger.error("user failed", account_id=account.id, user=name, reason=reason)
@@ -137,9 +142,17 @@ def rotate_account_part(ctx: RotationContext, keep_going: Callable[[], bool] = _
             reason = reason_of(exc)
             logger.error("user failed", account_id=account.id, user=name, reason=reason)
             done = _failed(decision, f"failed: {reason}")
-        # The report names no key ids: a user decided from it has none to show.
-        result.users.append(replace(done, old_key_id=None) if reported else done)
+        result.users.append(_shown(done, decision, reported, reminding))
     return AccountPart(result)
+
+
+def _shown(done: UserResult, decision: Decision, reported: bool, reminding: Reminding) -> UserResult:
+    """The user's row: a decision from the report names no key ids (it has none to show, and its key
+    needs no reminder: `Reminding.wants_live_keys`); a reminder is said after the user's own outcome,
+    which it never changes (central.rotation.remind)."""
+    if reported:
+        return replace(done, old_key_id=None)
+    return replace(done, detail=done.detail + reminding.remind(decision))
 
 
 def _decide(
@@ -149,10 +162,12 @@ def _decide(
     report: CredentialReport | None,
     pending: list[PendingOld],
     touched: bool,
+    reminding: Reminding,
 ) -> tuple[Decision, bool]:
     """The user's decision, and whether it came from the credential report.
 
-    The report is trusted only to say "not due" (it may be hours old); anything else is decided
+    The report is trusted only to say "not due" (it may be hours old) or that the user is exempt
+    (IKR:EXEMPT_UNTIL, whatever its keys); anything else, and a key due for its reminder, is decided
     again on the keys ListAccessKeys gives now."""
     if not touched:
         reported = report_keys(listed, report)
@@ -160,7 +175,7 @@ def _decide(
             decision = decide(
                 listed.user.model_copy(update={"keys": reported}), ctx.scope, ctx.now, [], ctx.delivery_prefix
             )
-            if decision.action is Action.NOT_DUE:
+            if (decision.action is Action.NOT_DUE and not reminding.wants_live_keys(decision)) or decision.exempt:
                 return decision, True
     live = listed.user.model_copy(update={"keys": iam.access_keys(listed.user.name)})
     return decide(live, ctx.scope, ctx.now, pending, ctx.delivery_prefix), False

@@ -51,6 +51,7 @@ class RotationContext:
     admin: AdminNotifier | None = None
     retry_after: timedelta = timedelta(minutes=5)  # RETRY_AFTER_MINS: a postponed rotation's retry run
     ci: CiStores = field(default_factory=CiStores)  # github:/gitlab: targets (the run's tokens)
+    remind_before_days: int = 0  # REMIND_BEFORE_DAYS (central.rotation.remind); 0: no reminders
 
     def time(self) -> datetime:
         return self.clock() if self.clock is not None else self.now

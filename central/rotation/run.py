@@ -228,6 +228,7 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
                 admin=services.admin,
                 retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
                 ci=services.ci,
+                remind_before_days=services.settings.REMIND_BEFORE_DAYS,
             ),
             keep_going,
         )

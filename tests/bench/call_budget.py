@@ -36,6 +36,7 @@ from central.domain.results import Outcome
 from central.notify.mailers.ses import SesMailer
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation import account as rotation_account
+from central.rotation.remind import Reminding
 from central.rotation.rotate import KeyRotation
 from central.rotation.run import run_rotation
 from central.settings import Settings
@@ -49,6 +50,8 @@ USERS = ("alice", "bob")  # two due users of one account: the destructor's Assum
 # Keys made today are 100 days old then: due under the default 90 days.
 LATER_DAYS = 100
 DEACTIVATE_DAYS = 2
+# Keys made today are 82 days old then: within 7 days (REMIND_BEFORE_DAYS) of due under the default 85.
+REMIND_DAYS = 82
 
 
 @dataclass
@@ -81,13 +84,13 @@ class Recorder:
             yield
 
 
-def _services(central: boto3.Session, **settings: object) -> Services:
+def _services(central: boto3.Session, days: int = LATER_DAYS, **settings: object) -> Services:
     table = ExpiryTable(central.client("dynamodb"), TABLE)
     table.create()
     ses = central.client("ses")
     ses.verify_email_identity(EmailAddress=SENDER)
     values = {"MAIL_FROM": SENDER, "IAM_KEY_ROTATOR_TABLE": TABLE, **settings}
-    now = fixed_clock(system_clock().replace(microsecond=0) + timedelta(days=LATER_DAYS))
+    now = fixed_clock(system_clock().replace(microsecond=0) + timedelta(days=days))
     return Services(
         settings=Settings.model_validate(values),
         central=central,
@@ -210,6 +213,39 @@ def destruction_budget(central: boto3.Session, deactivate_days: int = 0) -> tupl
         return destroy_keys(rotated, recorder, deactivate_days)
 
 
+def reminder_budget(central: boto3.Session) -> Counter[str]:
+    """The calls of one user's reminder (REMIND_BEFORE_DAYS): deciding it on live keys (the report names
+    no key ids) and the reminder itself, the mail through SES. Every user of the account alike."""
+    recorder = Recorder()
+    users = [UserSpec(name, {"IKR:EMAIL": f"{name}@example.com"}) for name in USERS]
+    build_world(
+        central, OrgSpec(ous={"Work": {"IKR:ENABLED": "true"}}, accounts=[AccountSpec("prod", "Work", {}, users)])
+    )
+    services = _services(central, days=10)
+    run_rotation(services, concurrency=1)  # far from due; IAM makes the credential report the next run reads
+    services.clock = fixed_clock(system_clock().replace(microsecond=0) + timedelta(days=REMIND_DAYS))
+    decide, remind = rotation_account._decide, Reminding.remind
+
+    def decide_in_window(ctx: Any, iam: Any, listed: Any, *args: Any) -> Any:
+        with recorder.open(listed.user.name):
+            return decide(ctx, iam, listed, *args)
+
+    def remind_in_window(self: Reminding, decision: Any) -> str:
+        with recorder.open(decision.user):
+            return remind(self, decision)
+
+    with (
+        recorder.installed(),
+        mock.patch.object(rotation_account, "_decide", decide_in_window),
+        mock.patch.object(Reminding, "remind", remind_in_window),
+    ):
+        result = run_rotation(services, concurrency=1)
+    details = [user.detail for account in result.accounts for user in account.users]
+    assert len(details) == len(USERS), details
+    assert all("; reminded " in detail for detail in details), details
+    return _same_for_every({name: recorder.windows.pop(name) for name in USERS})
+
+
 @dataclass
 class Budget:
     """Per-user and per-key calls of every scenario, each a Counter of "service:Operation"."""
@@ -217,6 +253,7 @@ class Budget:
     rotation: dict[str, Counter[str]]
     destruction: dict[str, Counter[str]]
     assume_roles: dict[str, int]  # per destructor scenario, over the two keys of one account
+    reminder: Counter[str] = field(default_factory=Counter)  # one user's reminder, once per key
 
 
 def measure(fresh: Callable[[], AbstractContextManager[boto3.Session]]) -> Budget:
@@ -234,6 +271,8 @@ def measure(fresh: Callable[[], AbstractContextManager[boto3.Session]]) -> Budge
         budget.destruction["deactivate first: deactivate"] = steps["deactivate"]
         budget.destruction["deactivate first: delete"] = steps["delete"]
         budget.assume_roles["deactivate first"] = assumed
+    with fresh() as central:
+        budget.reminder = reminder_budget(central)
     return budget
 
 
@@ -274,6 +313,15 @@ def report(budget: Budget) -> str:
             table(budget.destruction, "key"),
             f"sts:AssumeRole per account and destructor session, not per key (two keys each): {assumed}",
             f"{PER_ACCOUNT}: at most 1 per account and rotation run or destructor batch (the mails' Account: line)",
+            *(
+                [
+                    "",
+                    "AWS calls per reminded user (once per key; none for a user not near due):",
+                    table({"reminder": budget.reminder}, "user"),
+                ]
+                if budget.reminder
+                else []
+            ),
         ]
     )
 

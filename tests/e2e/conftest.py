@@ -19,6 +19,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from central.aws.expiry_table import ExpiryTable
+from central.aws.reminders import is_reminder
 from tests.support.servers import CENTRAL_ACCOUNT, TABLE, MotoServer, SmtpSink, env_for, ikr_command
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 
@@ -134,9 +135,17 @@ class E2E:
 
     def items(self) -> list[dict[str, Any]]:
         """Every expiry table item, plain; not the destructor's tombstones (its record of a handled
-        REMOVE, removed by TTL or the sweep two days later) nor the accounts' retry marks (`#retry`,
-        read by the retry run only), which no reader of the table sees."""
-        return [item for item in self._scan() if item.get("state") != "retired" and item["item_key"] != "#retry"]
+        REMOVE, removed by TTL or the sweep two days later), the accounts' retry marks (`#retry`,
+        read by the retry run only) nor the reminders sent, which no reader of the table sees."""
+        return [
+            item
+            for item in self._scan()
+            if item.get("state") != "retired" and item["item_key"] != "#retry" and not is_reminder(item)
+        ]
+
+    def reminders(self) -> list[dict[str, Any]]:
+        """The reminders sent (`#remind#<user>#<key id>`), plain: no expiry items either."""
+        return [item for item in self._scan() if is_reminder(item)]
 
     def retry_marks(self) -> dict[str, str]:
         """The accounts marked for the retry run, by account name: the reason of the postponement."""

@@ -27,6 +27,7 @@ from central.aws import walk_position
 from central.aws.errors import CONDITION_CODES, NOT_FOUND_CODES
 from central.aws.expiry_item import ExpiryItem, State, epoch
 from central.aws.expiry_table import ExpiryTable
+from central.aws.reminders import is_reminder
 from central.aws.retry_marks import is_mark
 from central.aws.ssm_secrets import parameter_name, pending_name
 from central.aws.stream_pump import LocalLambdaContext
@@ -137,13 +138,13 @@ class Scenario:
         return ExpiryTable(self.central.client("dynamodb"), TABLE)
 
     def items(self) -> list[ExpiryItem]:
-        """The expiry items: not the accounts' retry marks nor the rotator's walk position, which share
-        the table and are no expiry items."""
+        """The expiry items: not the accounts' retry marks, the reminders sent nor the rotator's walk
+        position, which share the table and are no expiry items."""
         raw = self.central.client("dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
         return [
             ExpiryItem.from_item(item)
             for item in raw
-            if not is_mark(item) and item.get("account_id") != {"S": walk_position.PARTITION}
+            if not is_mark(item) and not is_reminder(item) and item.get("account_id") != {"S": walk_position.PARTITION}
         ]
 
     def capture(self, call: Callable[[], Any]) -> Outcome:

@@ -12,7 +12,15 @@ from collections import Counter
 
 import boto3
 
-from tests.bench.call_budget import DEACTIVATE_DAYS, Budget, destruction_budget, report, rotation_budget, table
+from tests.bench.call_budget import (
+    DEACTIVATE_DAYS,
+    Budget,
+    destruction_budget,
+    reminder_budget,
+    report,
+    rotation_budget,
+    table,
+)
 from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
@@ -101,6 +109,17 @@ def test_the_destructor_deactivating_then_deleting_takes_5_then_7_calls(central:
         "ses:SendEmail": 1,
     }
     assert assumed == 1
+
+
+def test_a_reminder_takes_4_calls_once(central: boto3.Session) -> None:
+    counts = reminder_budget(central)
+    _show("reminder", counts, "user")
+    assert counts == {
+        "iam:ListAccessKeys": 1,  # the credential report names no key id: the reminder names the key
+        "dynamodb:PutItem": 1,  # the claim (conditional: one run of any number at once)
+        "ses:SendEmail": 1,
+        "dynamodb:UpdateItem": 1,  # marked sent
+    }  # a user not near due, and a reminded one on every later run: none (tests/integration/test_reminders.py)
 
 
 def test_the_report_names_every_scenario() -> None:
