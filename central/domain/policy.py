@@ -47,6 +47,9 @@ class Decision(Frozen):
     bad_input: bool = False  # a tag the user must fix: counts as a failure of the run
     problems: tuple[Problem, ...] = ()  # the user's tags ikr cannot use: the user is skipped
     warnings: tuple[str, ...] = ()
+    # Why a rotation was asked for regardless of age (`ikr rotate --now-due --reason`, an exposed key);
+    # None: a scheduled rotation. Recorded in the journal (`ExpiryItem.reason`).
+    on_demand: str | None = None
 
 
 class UserTagValues(Frozen):
