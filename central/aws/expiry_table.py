@@ -264,6 +264,25 @@ class ExpiryTable:
             ),
         )
 
+    def expose(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
+        """Record that AWS reported the scheduled item's old key exposed (`exposed_at` among `changes`),
+        once: only while the item is as it was read (state and expires_at, so a destructor's put-back in
+        between is never overwritten) and no exposure is recorded; LeaseConflict (with the item found)
+        otherwise. The one writer that succeeds is the handling that tells people."""
+        updated = item.model_copy(update=changes)
+        self._conditional(
+            item,
+            "PutItem",
+            lambda: self._db.put_item(
+                TableName=self.name,
+                Item=updated.to_item(),
+                ConditionExpression="#s = :s AND #e = :e AND attribute_not_exists(exposed_at)",
+                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":s": {"S": item.state.value}, ":e": {"N": str(item.expires_at)}},
+            ),
+        )
+        return updated
+
     def end_lease(self, item: ExpiryItem, ended_at: int) -> ExpiryItem:
         """An operator's word that the lease holder is dead: the next run resumes or undoes at once."""
         return self.take_over(item, item.run_id or "", ended_at)

@@ -56,7 +56,12 @@ def parse_exposure(event: dict[str, Any]) -> Exposure:
         raise MalformedEvent(f"{EVENT_TYPE} event for account {account}: no `detail.affectedEntities`")
     keys: list[str] = []
     for position, entity in enumerate(entities):
-        value = entity.get("entityValue") if isinstance(entity, dict) else None
+        if not isinstance(entity, dict):
+            raise MalformedEvent(
+                f"{EVENT_TYPE} event for account {account}: affectedEntities[{position}] is {json_kind(entity)}, "
+                "not a map with an entityValue"
+            )
+        value = entity.get("entityValue")
         if not isinstance(value, str) or not _KEY_ID.fullmatch(value):
             shown = value if isinstance(value, str) and len(value) <= 40 else json_kind(value)
             raise MalformedEvent(

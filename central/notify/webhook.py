@@ -44,6 +44,7 @@ class Event(StrEnum):
     DESTRUCTION_GIVEN_UP = "destruction-given-up"
     RUN_SUMMARY = "run-summary"
     MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
+    EXPOSURE_HANDLED = "exposure-handled"  # AWS reported a key exposed: central.rotation.exposure
 
 
 class Notice(Frozen):
