@@ -295,3 +295,32 @@ def test_the_rotator_lambda_rotates_on_demand(world: Harness, monkeypatch: pytes
     bad = rotator.handler({"ikr": "rotate", "account": "12", "usr": "alice", "reason": ""}, context)
     assert bad["refused"].startswith("not a rotate event: account: String should match pattern")
     assert "usr: Extra inputs are not permitted" in bad["refused"]
+
+
+def test_the_report_shows_on_demand_rotations_and_exposed_keys(world: Harness) -> None:
+    from central.report.collect import collect_report
+    from central.report.render_html import render_html
+    from central.report.render_text import render_csv, render_json, render_table
+
+    prod = world.world.account_ids["prod"]
+    (bob_old,) = keys(world, "prod", "bob")
+    rotate_on_demand(world.services, OnDemand(account_id=prod, user="bob", reason="audit 7"))
+    (alice_old,) = keys(world, "prod", "alice")
+    expose(world, "prod", alice_old)
+
+    report = collect_report(world.services)
+
+    table, csv_text, html = render_table(report), render_csv(report), render_html(report)
+    assert "on demand and exposed keys:" in table
+    assert f"account {prod} user bob: old key {bob_old} on demand (audit 7); deleted at " in table
+    assert f"account {prod} user alice: old key {alice_old} on demand (exposed) exposed " in table
+    assert f"{bob_old} scheduled deleted at " in csv_text
+    assert "on demand (audit 7)" in csv_text
+    assert "<h2>On demand and exposed keys</h2>" in html
+    assert "on demand (exposed) exposed " in html
+    rows = {row["user"]: row for row in json.loads(render_json(report))["rows"] if row.get("user")}
+    (pending,) = rows["alice"]["pending"]
+    assert pending["rotation_reason"] == "exposed"
+    assert pending["exposed_at"]
+    (bob_pending,) = rows["bob"]["pending"]
+    assert "exposed_at" not in bob_pending  # absent, not null: a report without exposures reads as before
