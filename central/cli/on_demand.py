@@ -3,7 +3,8 @@ key age (`central.rotation.on_demand`).
 
 `central.cli.main` adds these options to `ikr rotate` with `add_arguments` and hands a run with any
 of them to `command` (through `or_else`). Exit codes as every command: 0 the users asked for were
-rotated (or, for an account, rotated or skipped with a reason); 1 a rotation failed; 2 bad usage or
+rotated (or, for an account, rotated or skipped with a reason); 1 a rotation failed (or, for an
+account, a user has a bad tag); 2 bad usage or
 a refusal (unknown account or user, not opted in, two keys, a rotation in progress, an old key still
 pending deletion).
 """

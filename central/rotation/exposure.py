@@ -43,7 +43,7 @@ from central.notify.webhook import Event, Notice
 from central.rotation.account import new_run_id
 from central.rotation.context import RotationContext, plain_mail
 from central.rotation.lease import JOURNAL_STATES, lease_owner
-from central.rotation.on_demand import OnDemandRefused, find_account, managed_scope, rotate_user
+from central.rotation.on_demand import OnDemandRefused, Refusal, find_account, managed_scope, rotate_user
 from central.rotation.run import AccountWork, account_context
 
 logger = Logger(service="ikr")
@@ -157,8 +157,8 @@ def _managed(services: Services, ctx: RotationContext, exposure: Exposure, key_i
 def _rotate(services: Services, ctx: RotationContext, exposure: Exposure, key_id: str, user: IamUser) -> KeyHandled:
     days = exposed_days(services.settings.EXPOSED_DELETE_AFTER_DAYS)
     done = rotate_user(ctx, user, EXPOSED, days)
-    if isinstance(done, str) or done.outcome is not Outcome.ROTATED:
-        why = done if isinstance(done, str) else done.detail
+    if isinstance(done, Refusal) or done.outcome is not Outcome.ROTATED:
+        why = done.reason if isinstance(done, Refusal) else done.detail
         detail = (
             f"the rotation of user {user.name} did not happen ({why}); key {key_id} stays Active so the user keeps "
             "a working key (AWS's quarantine policy still limits it): rotate or deactivate it by hand"

@@ -42,6 +42,15 @@ class OnDemandRefused(UsageError):
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a user is not rotated on demand; `bad_input`: a tag of the user's to fix (a failure of the run,
+    as in a scheduled one)."""
+
+    reason: str
+    bad_input: bool = False
+
+
+@dataclass(frozen=True)
 class OnDemand:
     account_id: str
     reason: str  # checked by `central.domain.on_demand.check_reason`
@@ -67,10 +76,10 @@ def rotate_on_demand(services: Services, request: OnDemand) -> RunResult:
     try:
         for user in _users(ctx, request.user):
             done = rotate_user(ctx, user, request.reason)
-            if isinstance(done, str):
+            if isinstance(done, Refusal):
                 if request.user is not None:
-                    raise OnDemandRefused(f"account {account.id} user {user.name}: {done}")
-                done = UserResult(user=user.name, outcome=Outcome.SKIPPED, detail=done)
+                    raise OnDemandRefused(f"account {account.id} user {user.name}: {done.reason}")
+                done = UserResult(user=user.name, outcome=Outcome.SKIPPED, detail=done.reason, failed=done.bad_input)
             row.users.append(done)
     finally:
         services.broker.release(account.id)
@@ -112,15 +121,17 @@ def _users(ctx: RotationContext, name: str | None) -> list[IamUser]:
     return [user]
 
 
-def rotate_user(ctx: RotationContext, user: IamUser, reason: str, delete_after: Days | None = None) -> UserResult | str:
-    """The user rotated now through the scheduled rotation's steps, or why not (a refusal, in words)."""
+def rotate_user(
+    ctx: RotationContext, user: IamUser, reason: str, delete_after: Days | None = None
+) -> UserResult | Refusal:
+    """The user rotated now through the scheduled rotation's steps, or why not."""
     account_id = ctx.scope.account.id
     items = ctx.table.for_user(account_id, user.name)
     journal = next((item for item in items if item.state in JOURNAL_STATES), None)
     if journal is not None:
         if not lease_expired(journal, ctx.time()):
-            return f"not rotated: {in_progress_detail(journal)}"
-        return (
+            return Refusal(f"not rotated: {in_progress_detail(journal)}")
+        return Refusal(
             f"not rotated: an interrupted rotation (run {journal.run_id or '?'}, state {journal.state.value}) "
             "waits for the next `ikr rotate` to finish or undo it"
         )
@@ -129,7 +140,7 @@ def rotate_user(ctx: RotationContext, user: IamUser, reason: str, delete_after: 
     scheduled = decide(user.model_copy(update={"keys": keys}), ctx.scope, ctx.now, pending, ctx.delivery_prefix)
     decision = due_on_demand(scheduled, reason, delete_after)
     if isinstance(decision, str):
-        return decision
+        return Refusal(decision, bad_input=bool(scheduled.problems))
     old_key = decision.key.key_id if decision.key else None
     if ctx.dry_run:
         return UserResult(user=user.name, outcome=Outcome.WOULD_ROTATE, detail=decision.reason, old_key_id=old_key)

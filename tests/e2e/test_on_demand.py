@@ -45,10 +45,11 @@ def test_every_opted_in_user_of_one_account(e2e: E2E) -> None:
 
     run = e2e.ikr("rotate", "--account", prod, "--now-due", "--reason", "audit finding 42")
 
-    assert run.code == 0, run.stdout + run.stderr
+    assert run.code == 1, run.stdout + run.stderr  # carol's bad tag counts, as in a scheduled run
     assert "on demand (audit finding 42)" in run.line_for("alice")
     assert "on demand (audit finding 42)" in run.line_for("bob")
-    assert "not rotated: " in run.line_for("carol")  # her bad tag: skipped with the reason
+    assert run.line_for("carol").startswith(" ! carol")  # her bad tag: skipped with the reason, a failure
+    assert "not rotated: IKR:ROTATE_AFTER_DAYS='ninety'" in run.line_for("carol")
     assert "untagged" not in run.stdout
     assert len(e2e.keys("prod", "alice")) == len(e2e.keys("prod", "bob")) == 2
     assert len(e2e.keys("prod", "carol")) == 1
