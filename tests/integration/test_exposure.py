@@ -324,3 +324,25 @@ def test_the_report_shows_on_demand_rotations_and_exposed_keys(world: Harness) -
     assert pending["exposed_at"]
     (bob_pending,) = rows["bob"]["pending"]
     assert "exposed_at" not in bob_pending  # absent, not null: a report without exposures reads as before
+
+
+def test_the_item_written_beside_the_other_key_is_an_ordinary_old_key(world: Harness) -> None:
+    """No new item kind: the scheduled run sees the user as pending, the sweep and the destructor
+    retire the exposed key at its time and leave the other key."""
+    from central.rotation.run import run_rotation
+
+    first, second = keys(world, "dev", "erin")
+    expose(world, "dev", first)
+
+    run = run_rotation(world.services, only=[world.world.account_ids["dev"]])
+    (row,) = run.accounts
+    erin = next(user for user in row.users if user.user == "erin")
+    assert erin.outcome.value == "pending"
+    assert first in erin.detail
+
+    later = datetime.now(UTC) + timedelta(days=1, minutes=5)
+    (swept,) = world.table.sweep(later)
+    assert swept.old_key_id == first
+    result = destroy(dataclasses.replace(DestroyContext.from_services(world.services), now=later), swept)
+    assert result.outcome is Destroyed.DELETED
+    assert keys(world, "dev", "erin") == {second: "Active"}
