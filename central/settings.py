@@ -130,6 +130,12 @@ class Settings(AccessSettings):
         le=bounds.MAX_WINDOW_DAYS,
         description="days an old key stays Inactive before it is deleted (0: delete at once)",
     )
+    EXPOSED_DELETE_AFTER_DAYS: int = Field(
+        1,
+        gt=0,
+        le=bounds.MAX_DAYS,
+        description="days an exposed key (AWS_RISK_CREDENTIALS_EXPOSED) stays Inactive before it is deleted",
+    )
     IKR_LEASE_MINUTES: int = Field(
         20,
         ge=1,

@@ -5,7 +5,11 @@ walk stands and invokes the function again to go on (`central.rotation.continuat
 
 The retry schedule invokes the same function every RETRY_AFTER_MINS with `{"ikr": "retry"}`: the
 retry run (`central.rotation.retry`), one DynamoDB Query when nothing is due. Same role, same
-settings: it does a subset of what the daily run does."""
+settings: it does a subset of what the daily run does.
+
+An administrator's `{"ikr": "rotate", "account": ..., "user": ..., "reason": ...}` and AWS Health's
+AWS_RISK_CREDENTIALS_EXPOSED events (forwarded by the member accounts' rule) ask for work now:
+`central.rotation.on_demand_event`."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from central.notify.run_notices import notify_failures, run_metrics, tell_the_ru
 from central.rotation.account_queue import AccountQueue
 from central.rotation.account_work import STOP_WITH_MS_LEFT
 from central.rotation.continuation import continuing, fan_out
+from central.rotation.on_demand_event import answer, is_on_demand_event
 from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 from central.settings import Settings, load_settings
@@ -43,6 +48,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     services = warm_services(
         settings, purpose="rotate", time_left=lambda_time_left(context)
     )  # built once per execution environment
+    if is_on_demand_event(event):  # `{"ikr": "rotate", ...}` or an AWS Health exposure
+        metrics.add_metric(name="OnDemandEvents", unit=MetricUnit.Count, value=1)
+        return answer(services, event)
     if isinstance(event, dict) and event.get("ikr") == RETRY_EVENT:
         retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
         metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.swept)

@@ -142,6 +142,11 @@ class ExpiryItem(BaseModel):
     handling: Handling | None = None
     # Taken over from the original tool's table (None: ikr's own rotation).
     imported: Imported | None = None
+    # Why the rotation was asked for regardless of age (on demand, "exposed"); None: it was due.
+    reason: str | None = None
+    # AWS reported the old key exposed (AWS_RISK_CREDENTIALS_EXPOSED): made Inactive and its deletion
+    # moved earlier then. Written once, conditionally: the handling that writes it tells people.
+    exposed_at: int | None = None
 
     @property
     def keeps_encryption_key(self) -> bool:
@@ -162,6 +167,7 @@ class ExpiryItem(BaseModel):
         "postponed_at",
         "lease_until",
         "delivery_uncertain_at",
+        "exposed_at",
         mode="before",
     )
     @classmethod

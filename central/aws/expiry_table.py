@@ -262,16 +262,21 @@ class ExpiryTable:
 
     def advance(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
         """Move a rotation on, only from the state it was read in and only while `item.run_id` owns it."""
-        updated = item.model_copy(update=changes)
+        return self._put_if(item, item.model_copy(update=changes), self._owned, self._owner_values(item))
+
+    def _put_if(
+        self, item: ExpiryItem, updated: ExpiryItem, condition: str, values: dict[str, Any], **names: str
+    ) -> ExpiryItem:
+        """Write `updated` over `item` where `condition` holds (`#s` is the state); LeaseConflict otherwise."""
         self._conditional(
             item,
             "PutItem",
             lambda: self._db.put_item(
                 TableName=self.name,
                 Item=updated.to_item(),
-                ConditionExpression=self._owned,
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues=self._owner_values(item),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "state", **names},
+                ExpressionAttributeValues=values,
             ),
         )
         return updated
@@ -288,6 +293,19 @@ class ExpiryTable:
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues=self._owner_values(item),
             ),
+        )
+
+    def expose(self, item: ExpiryItem, **changes: Any) -> ExpiryItem:
+        """Record that AWS reported the scheduled item's old key exposed (`exposed_at` among `changes`),
+        once: only while the item is as it was read (state and expires_at, so a destructor's put-back in
+        between is never overwritten) and no exposure is recorded; LeaseConflict (with the item found)
+        otherwise. The one writer that succeeds is the handling that tells people."""
+        return self._put_if(
+            item,
+            item.model_copy(update=changes),
+            "#s = :s AND #e = :e AND attribute_not_exists(exposed_at)",
+            {":s": {"S": item.state.value}, ":e": {"N": str(item.expires_at)}},
+            **{"#e": TTL_ATTRIBUTE},
         )
 
     def end_lease(self, item: ExpiryItem, ended_at: int) -> ExpiryItem:

@@ -119,6 +119,15 @@ class IamAccount:
             return None
         return KeyUse(at=used_at, service=answer.get("ServiceName", "?"), region=answer.get("Region", "?"))
 
+    def owner_of(self, key_id: str) -> str | None:
+        """The user a key id belongs to in this account (IAM's GetAccessKeyLastUsed names it); None when
+        IAM names no user. AwsNotFound (or AwsAccessDenied, as IAM answers for a key of another
+        account) when the key is not this account's."""
+        with aws_call("iam:GetAccessKeyLastUsed", self.where(key_id=key_id)):
+            answer = self._iam.get_access_key_last_used(AccessKeyId=key_id)
+        name = answer.get("UserName")
+        return name if isinstance(name, str) and name else None
+
     def account_alias(self) -> str | None:
         """The account's IAM alias (an account has at most one), None when it has none."""
         with aws_call("iam:ListAccountAliases", self.where()):

@@ -24,6 +24,7 @@ from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
 from central.cli import migrate as migrating
+from central.cli import on_demand
 from central.cli.progress import Progress
 from central.cli.run_printer import RunPrinter
 from central.deploy import command as deploying
@@ -97,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="accounts worked at once (1-256; default: IKR_CONCURRENCY or 16); the output is the same for any N",
     )
+    on_demand.add_arguments(rotate)
 
     retry = commands.add_parser(
         "retry",
@@ -341,7 +343,7 @@ def _tag_users(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "bootstrap": _bootstrap,
-    "rotate": _rotate,
+    "rotate": on_demand.or_else(_rotate),
     "retry": _retry,
     "end-lease": _end_lease,
     "stream-pump": _stream_pump,

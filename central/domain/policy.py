@@ -52,6 +52,9 @@ class Decision(Frozen):
     remind_before: int | None = None  # IKR:REMIND_BEFORE_DAYS (None: the setting REMIND_BEFORE_DAYS)
     exemption: Exemption | None = None  # IKR:EXEMPT_UNTIL, active or lapsed
     exempt: bool = False  # the exemption holds now: the user is skipped (no rotation, no reminder)
+    # Why a rotation was asked for regardless of age (`ikr rotate --now-due --reason`, an exposed key);
+    # None: a scheduled rotation. Recorded in the journal (`ExpiryItem.reason`).
+    on_demand: str | None = None
 
 
 class UserTagValues(Frozen):

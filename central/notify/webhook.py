@@ -45,6 +45,7 @@ class Event(StrEnum):
     RUN_SUMMARY = "run-summary"
     MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
     REMINDER_SENT = "reminder-sent"  # a user was told its key will be rotated soon (central.rotation.remind)
+    EXPOSURE_HANDLED = "exposure-handled"  # AWS reported a key exposed: central.rotation.exposure
 
 
 class Notice(Frozen):

@@ -147,6 +147,8 @@ def _pending_rows(items: Sequence[ExpiryItem]) -> list[PendingRow]:
             attempts=item.attempts,
             last_error=item.last_error,
             waiting_for_use_since=from_epoch(item.postponed_at) if item.postponed_at is not None else None,
+            rotation_reason=item.reason,
+            exposed_at=from_epoch(item.exposed_at) if item.exposed_at is not None else None,
         )
         for item in sorted(items, key=lambda item: item.started_at)
     ]

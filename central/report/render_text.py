@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from central.report import ahead
+from central.report.on_demand import on_demand_text, pending_note
 from central.report.rows import KeyRow, PolicyDays, Report, ReportRow, Summary
 
 KEY_COLUMNS = 2  # IAM allows two access keys per user
@@ -72,6 +73,7 @@ def render_table(report: Report) -> str:
     for account in report.accounts:
         text.extend(f"note: account {account.account_id}: {note}" for note in account.notes)
     text.extend(ahead.text_sections(report))
+    text.extend(on_demand_text(report))
     return "\n".join(text) + "\n"
 
 
@@ -136,6 +138,7 @@ def _pending(row: ReportRow) -> str:
         + (f" deleted at {item.deletes_at:%Y-%m-%d %H:%M} UTC" if item.deletes_at else "")
         + f" ({item.attempts} attempt(s))"
         + (" waiting for the new key's first use" if item.waiting_for_use_since else "")
+        + pending_note(item)
         for item in row.pending
     )
 

@@ -74,6 +74,18 @@ class PendingRow(_Row):
     waiting_for_use_since: datetime | None = Field(
         None, description="IKR:VERIFY_USE: the new key was not yet in use when the old key's time came (last told)"
     )
+    # Issue 18: left out of the JSON when unset, so a report without them is the same as before.
+    rotation_reason: str | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="why the rotation was asked for regardless of age (`ikr rotate --now-due --reason`, "
+        "'exposed'); absent: it was due",
+    )
+    exposed_at: datetime | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="AWS reported the old key exposed (AWS_RISK_CREDENTIALS_EXPOSED): made inactive then",
+    )
 
 
 class PolicyDays(_Row):

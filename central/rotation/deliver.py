@@ -104,7 +104,8 @@ class Deliver:
                 f"ikr {'finished rotating' if resumed else 'rotated'} {item.user_name} in {self.ctx.account_label}: "
                 f"{detail}",
                 at=deletes_at,
-                details={"resumed": resumed, "old_key_fate": fate},
+                # An on-demand rotation says why it was asked for (`ikr rotate --now-due --reason`).
+                details={"resumed": resumed, "old_key_fate": fate, **({"reason": item.reason} if item.reason else {})},
             )
         )
         return UserResult(

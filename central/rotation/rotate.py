@@ -82,6 +82,7 @@ class KeyRotation:
             instructions=decision.instructions,
             delivery=str(decision.delivery) if decision.delivery.to_store else None,
             verify_use=decision.verify_use,
+            reason=decision.on_demand,
         )
         try:
             self.ctx.table.begin(item)

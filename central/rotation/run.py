@@ -209,29 +209,7 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         return AccountRun(skipped)
     account = work.scope.account
     try:
-        part = rotate_account_part(
-            RotationContext(
-                member=MemberAccount(services.broker.session_for(account.id), account.id),
-                scope=work.scope,
-                now=work.now,
-                table=services.table,
-                mailer=services.mailer,
-                encrypt=services.settings.ENCRYPT_KEY_PAIR,
-                deactivate_days=services.settings.DEACTIVATE_BEFORE_DELETE_DAYS,
-                notifier=services.notifier,
-                delivery_prefix=services.settings.DELIVERY_PREFIX,
-                dry_run=work.dry_run,
-                run_id=work.run_id,
-                being_deleted=work.being_deleted,
-                clock=services.clock,
-                lease_minutes=services.settings.IKR_LEASE_MINUTES,
-                admin=services.admin,
-                retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
-                ci=services.ci,
-                remind_before_days=services.settings.REMIND_BEFORE_DAYS,
-            ),
-            keep_going,
-        )
+        part = rotate_account_part(account_context(services, work), keep_going)
         return AccountRun(part.result, left=part.left)
     except IkrError as exc:
         missing = not_deployed_reason(account, exc, services.broker.central_account_id)
@@ -241,6 +219,31 @@ def run_account(services: Services, work: AccountWork, keep_going: Callable[[], 
         return failed_run(account, exc)
     finally:
         services.broker.release(account.id)
+
+
+def account_context(services: Services, work: AccountWork) -> RotationContext:
+    """The context of one account's rotations (a run's, or one asked for on demand)."""
+    account = work.scope.account
+    return RotationContext(
+        member=MemberAccount(services.broker.session_for(account.id), account.id),
+        scope=work.scope,
+        now=work.now,
+        table=services.table,
+        mailer=services.mailer,
+        encrypt=services.settings.ENCRYPT_KEY_PAIR,
+        deactivate_days=services.settings.DEACTIVATE_BEFORE_DELETE_DAYS,
+        notifier=services.notifier,
+        delivery_prefix=services.settings.DELIVERY_PREFIX,
+        dry_run=work.dry_run,
+        run_id=work.run_id,
+        being_deleted=work.being_deleted,
+        clock=services.clock,
+        lease_minutes=services.settings.IKR_LEASE_MINUTES,
+        admin=services.admin,
+        retry_after=timedelta(minutes=services.settings.RETRY_AFTER_MINS),
+        ci=services.ci,
+        remind_before_days=services.settings.REMIND_BEFORE_DAYS,
+    )
 
 
 def failed_run(account: Account, exc: IkrError) -> AccountRun:

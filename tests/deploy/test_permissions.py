@@ -33,6 +33,9 @@ from central.aws.cloudformation import CloudFormation
 from central.aws.stream_pump import Checkpoint, pump
 from central.cli.main import parser
 from central.deploy import command as deploying
+from central.domain.exposure import Exposure
+from central.rotation.exposure import handle_exposure
+from central.rotation.on_demand import OnDemand, rotate_on_demand
 from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 from central.settings import load_settings
@@ -260,6 +263,19 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         recorder.phase = "stream"
         result = pump(boto3.client("dynamodbstreams"), stream_arn, as_destructor, checkpoint)
         assert result.failed == 0
+        # Issue 18: a rotation asked for on demand, and an exposed key, on the rotator's role.
+        recorder.phase = "setup"
+        prod_id, dev_id = world.account_ids["prod"], world.account_ids["dev"]
+        dev_keys = world.session(dev_id).client("iam").list_access_keys(UserName="dave")["AccessKeyMetadata"]
+        (dave_key,) = (key["AccessKeyId"] for key in dev_keys)
+        recorder.phase = "rotator"
+        services = build_services(load_settings(), purpose="rotate", now=DAY_113)
+        asked = rotate_on_demand(services, OnDemand(account_id=prod_id, user="bob", reason="permissions"))
+        assert [user.outcome.value for user in asked.accounts[0].users] == ["rotated"]
+        exposure = Exposure(
+            account_id=dev_id, key_ids=(dave_key,), description="", event_id="e", event_arn="a", found_at="t"
+        )
+        assert [entry.outcome.value for entry in handle_exposure(services, exposure)] == ["rotated"]
         recorder.phase = "setup"
 
         iam = central.client("iam")
