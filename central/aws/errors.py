@@ -78,6 +78,9 @@ ACCESS_DENIED_CODES = frozenset(
         "KMSAccessDeniedException",  # a KMS key's policy refuses the caller (Secrets Manager, SSM, ...)
         "403",  # S3 HeadObject: a HEAD answer has no body, so botocore names the status
         "Forbidden",
+        # EventBridge PutEvents, per entry: the bus's policy refuses this source or detail-type.
+        "NotAuthorizedForSourceException",
+        "NotAuthorizedForDetailTypeException",
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -113,6 +116,7 @@ INVALID_CODES = frozenset(
         "KMSDisabledException",
         "KMSInvalidStateException",
         "KMSNotFoundException",
+        "MalformedDetail",  # EventBridge PutEvents, per entry: the detail is not a JSON object
     }
 )
 

@@ -44,6 +44,8 @@ class Event(StrEnum):
     DESTRUCTION_GIVEN_UP = "destruction-given-up"
     RUN_SUMMARY = "run-summary"
     MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
+    ROTATION_STARTED = "rotation-started"  # the journal's intent is written (state started)
+    RESTORED = "restored"  # `ikr restore`: the old key re-activated, its deletion postponed
 
 
 class Notice(Frozen):
