@@ -108,7 +108,7 @@ def test_one_rotation_and_its_retirement_publish_exactly_their_events_in_order(
     ]
     for event in events:
         detail = event["detail"]
-        assert KEY_FIELDS <= set(detail), event["detail-type"]
+        assert set(detail) >= KEY_FIELDS, event["detail-type"]
         assert (detail["account"], detail["user"], detail["old_key_id"]) == (prod, "ann", old)
     assert "new_key_id" not in rotation[0]["detail"]  # not made yet when the rotation starts
     assert {event["detail"]["new_key_id"] for event in events[1:]} == {ann.new_key_id}
@@ -176,7 +176,7 @@ def test_event_bus_off_publishes_nothing(harness: Harness, central: boto3.Sessio
 
 def test_an_entry_the_bus_refuses_is_a_failure_too(central: boto3.Session, caplog: pytest.LogCaptureFixture):
     class Refusing:
-        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
             return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
 
     notifier = EventBridgeNotifier(EventBus(Refusing()), fixed_clock(LATER))
