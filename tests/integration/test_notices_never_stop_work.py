@@ -46,7 +46,8 @@ def assert_the_run_went_on(run: CliRun, world_keys: list[str], relay: SmtpSink) 
 
 def assert_one_failure_per_notice(run: CliRun, reason: str) -> None:
     failures = run.logged("webhook notice not sent")
-    assert {record.__dict__["event"] for record in failures} == {"rotated", "run-summary"}
+    # rotation-started: issue 18.5's notice when the journal's intent is written (webhook and EventBridge)
+    assert {record.__dict__["event"] for record in failures} == {"rotation-started", "rotated", "run-summary"}
     assert all(record.__dict__["channel"] == "webhook" for record in failures)
     assert all(reason in record.__dict__["reason"] for record in failures), [r.__dict__["reason"] for r in failures]
     assert TOKEN not in run.everything()
