@@ -142,7 +142,7 @@ def test_an_admin_mailer_raising_anything_does_not_stop_the_run_and_the_webhook_
     (failure,) = run.logged("admin notice not mailed")
     assert failure.__dict__["channel"] == "admin mail"
     assert "RuntimeError" in failure.__dict__["reason"]
-    assert events == ["rotated", "run-summary"]  # the other channel heard everything
+    assert events == ["rotation-started", "rotated", "run-summary"]  # the other channel heard everything
 
 
 def test_the_stream_batch_goes_on_when_the_webhook_fails(
