@@ -19,6 +19,7 @@ from central.domain.policy import Action, Decision, decide
 from central.domain.scope import AccountScope, Days
 from central.domain.sources import Source, SourceKind
 from central.domain.tags import has_email_tag
+from central.report.restores import restore_row
 from central.report.rows import (
     AccountRow,
     AccountState,
@@ -144,6 +145,7 @@ def _pending_rows(items: Sequence[ExpiryItem]) -> list[PendingRow]:
             attempts=item.attempts,
             last_error=item.last_error,
             waiting_for_use_since=from_epoch(item.postponed_at) if item.postponed_at is not None else None,
+            restored=restore_row(item),
         )
         for item in sorted(items, key=lambda item: item.started_at)
     ]

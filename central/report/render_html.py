@@ -14,6 +14,7 @@ from html import escape
 
 from central.domain.policy import Action
 from central.report.render_text import summary_line, when
+from central.report.restores import restore_html
 from central.report.rows import AccountRow, AccountState, KeyRow, Report, ReportRow, RowKind
 
 CHART_ROWS = 40  # the keys nearest to (or past) their policy; the table has them all
@@ -250,7 +251,8 @@ def _pending_cell(row: ReportRow) -> str:
     lines = []
     for item in row.pending:
         deletes = f" at {e(when(item.deletes_at))}" if item.deletes_at else ""
-        lines.append(f"<code>{e(item.old_key_id)}</code> {e(item.state)}{deletes}, {item.attempts} attempt(s)")
+        done = f"{item.attempts} attempt(s)"
+        lines.append(f"<code>{e(item.old_key_id)}</code> {e(item.state)}{deletes}, {done}{restore_html(item)}")
     return "<br>".join(lines)
 
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 
+from central.report.restores import CSV_COLUMN, any_restored, restore_cell, restore_lines
 from central.report.rows import KeyRow, PolicyDays, Report, ReportRow, Summary
 
 KEY_COLUMNS = 2  # IAM allows two access keys per user
@@ -70,6 +71,7 @@ def render_table(report: Report) -> str:
     text.append("! needs a person (bad tag, unreachable account, deletion given up)   * overdue by more than a day")
     for account in report.accounts:
         text.extend(f"note: account {account.account_id}: {note}" for note in account.notes)
+    text.extend(restore_lines(report))
     return "\n".join(text) + "\n"
 
 
@@ -185,7 +187,8 @@ def render_csv(report: Report) -> str:
     """One header line, then one line per report row (CRLF line ends, as RFC 4180 and spreadsheets want)."""
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(csv_header())
+    restores = any_restored(report)  # the column is there only when some key was restored
+    writer.writerow([*csv_header(), *([CSV_COLUMN] if restores else [])])
     for row in report.rows:
-        writer.writerow([cell(value) for value in csv_values(row)])
+        writer.writerow([cell(value) for value in [*csv_values(row), *([restore_cell(row)] if restores else [])]])
     return out.getvalue()

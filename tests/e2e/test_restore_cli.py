@@ -16,7 +16,7 @@ DAYS = {"DEACTIVATE_BEFORE_DELETE_DAYS": "2"}
 
 def consumer_queue(e2e: E2E, pattern: dict[str, Any]) -> str:
     sqs = e2e.client("central", "sqs")
-    url = sqs.create_queue(QueueName="ikr-consumer")["QueueUrl"]
+    url: str = sqs.create_queue(QueueName="ikr-consumer")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = e2e.client("central", "events")
     events.put_rule(Name="ikr-consumer", EventPattern=json.dumps(pattern))
