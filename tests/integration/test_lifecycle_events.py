@@ -115,6 +115,7 @@ def test_one_rotation_and_its_retirement_publish_exactly_their_events_in_order(
     delivered = rotation[1]["detail"]
     assert delivered["at"] == (LATER + timedelta(days=3)).isoformat()  # when the old key goes
     assert delivered["occurred_at"] == LATER.isoformat()
+    assert rotation[1]["time"] == f"{LATER:%Y-%m-%dT%H:%M:%S}Z"  # the envelope's time is ikr's clock too
 
 
 def test_no_published_detail_holds_a_secret(harness: Harness, central: boto3.Session):
