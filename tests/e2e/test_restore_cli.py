@@ -3,34 +3,13 @@ consumer's EventBridge rule receives on its SQS queue (issue 18.5)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 
 from tests.e2e.conftest import DAY_100, DAY_110, E2E
+from tests.integration.event_consumer import consumer, received
 
 pytestmark = pytest.mark.e2e
 DAYS = {"DEACTIVATE_BEFORE_DELETE_DAYS": "2"}
-
-
-def consumer_queue(e2e: E2E, pattern: dict[str, Any]) -> str:
-    sqs = e2e.client("central", "sqs")
-    url: str = sqs.create_queue(QueueName="ikr-consumer")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = e2e.client("central", "events")
-    events.put_rule(Name="ikr-consumer", EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="ikr-consumer", Targets=[{"Id": "queue", "Arn": arn}])
-    return url
-
-
-def drain(e2e: E2E, url: str) -> list[dict[str, Any]]:
-    sqs, bodies = e2e.client("central", "sqs"), []
-    while page := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in page:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
 
 
 def statuses(e2e: E2E, account: str, user: str) -> dict[str, str]:
@@ -39,7 +18,7 @@ def statuses(e2e: E2E, account: str, user: str) -> dict[str, str]:
 
 
 def test_restore_brings_the_inactive_old_key_back_once_and_refuses_what_it_cannot(e2e: E2E) -> None:
-    url = consumer_queue(e2e, {"source": ["ikr"]})
+    url = consumer(e2e.world.central, {"source": ["ikr"]})
     prod = e2e.account("prod")
     e2e.create_table()
     assert e2e.ikr("rotate", "--now", DAY_100, **DAYS).code == 1  # carol's bad tag
@@ -48,7 +27,7 @@ def test_restore_brings_the_inactive_old_key_back_once_and_refuses_what_it_canno
     assert e2e.ikr("rotate", "--now", DAY_110, **DAYS).code == 1  # sweeps the items due
     assert e2e.ikr("stream-pump", "--now", DAY_110, "--checkpoint", checkpoint, **DAYS).code == 0
     assert statuses(e2e, "prod", "alice") == {alice_old: "Inactive", alice_new: "Active"}
-    lifecycle = [(event["detail-type"], event["detail"].get("user")) for event in drain(e2e, url)]
+    lifecycle = [(event["detail-type"], event["detail"].get("user")) for event in received(e2e.world.central, url)]
     for user in ("alice", "dave"):
         mine = [kind for kind, who in lifecycle if who == user]
         assert mine == ["IKR Rotation Started", "IKR New Key Delivered", "IKR Old Key Deactivated"], lifecycle
@@ -69,10 +48,18 @@ def test_restore_brings_the_inactive_old_key_back_once_and_refuses_what_it_canno
     assert "already postponed to" in again.lines[-1]
     (same,) = [item for item in e2e.items() if item["user_name"] == "alice"]
     assert same["expires_at"] == item["expires_at"]  # not postponed twice
-    (restored,) = drain(e2e, url)  # one event for the two calls
+    (restored,) = received(e2e.world.central, url)  # one event for the two calls
     assert restored["detail-type"] == "IKR Old Key Restored"
     assert restored["detail"]["reason"] == "deploy broke"
     assert restored["detail"]["old_key_id"] == alice_old
+
+    report = e2e.ikr("report", "--format", "csv", **DAYS)
+    header, *records = report.stdout.splitlines()
+    assert header.endswith(",restored"), report.stderr
+    (alice,) = [record for record in records if ",alice," in record]
+    assert f"{alice_old} restored" in alice
+    assert "by cli:" in alice
+    assert "(deploy broke)" in alice
 
     refusals = {
         "unknown user": (["--user", "nobody"], "has no IAM user nobody"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -22,47 +22,12 @@ from central.notify.webhook import Event, Notice, NullNotifier
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness
+from tests.integration.event_consumer import LATER, SPEC, consumer, received
 from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
-from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
-LATER = datetime.now(UTC).replace(microsecond=0) + timedelta(days=100)
-SPEC = OrgSpec(
-    ous={"Work": {"IKR:ENABLED": "true"}},
-    accounts=[
-        AccountSpec(
-            "prod", "Work", {"IKR:DELETE_AFTER_DAYS": "3"}, [UserSpec("ann", {"IKR:EMAIL": "ann@example.com"})]
-        ),
-        AccountSpec(
-            "dev", "Work", {}, [UserSpec("ben", {"IKR:EMAIL": "ben@example.com", "IKR:ROTATE_AFTER_DAYS": "900"})]
-        ),
-    ],
-)
 KEY_FIELDS = {"version", "event", "account", "user", "old_key_id", "occurred_at", "text"}
-
-
-def consumer(central: boto3.Session, pattern: dict[str, Any]) -> str:
-    """What a consumer sets up: a rule on the default bus with an SQS queue as its target."""
-    sqs = central.client("sqs")
-    url = sqs.create_queue(QueueName="ikr-consumer")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = central.client("events")
-    events.put_rule(Name="ikr-lifecycle", EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="ikr-lifecycle", Targets=[{"Id": "queue", "Arn": arn}])
-    return url
-
-
-def received(central: boto3.Session, url: str) -> list[dict[str, Any]]:
-    sqs = central.client("sqs")
-    bodies: list[dict[str, Any]] = []
-    while True:
-        page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not page:
-            return bodies
-        for message in page:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture

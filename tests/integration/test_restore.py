@@ -4,7 +4,6 @@ journal item, a repeat never postpones twice, and every refusal names what is wr
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,22 +20,9 @@ from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.retirement.restore import RestoreRequest, request_from_event, restore, restore_from_event
 from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness
+from tests.integration.event_consumer import LATER, SPEC, consumer, received
 from tests.integration.fixtures_extra import (
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
-)
-from tests.support.world import AccountSpec, OrgSpec, UserSpec
-
-LATER = datetime.now(UTC).replace(microsecond=0) + timedelta(days=100)
-SPEC = OrgSpec(
-    ous={"Work": {"IKR:ENABLED": "true"}},
-    accounts=[
-        AccountSpec(
-            "prod", "Work", {"IKR:DELETE_AFTER_DAYS": "3"}, [UserSpec("ann", {"IKR:EMAIL": "ann@example.com"})]
-        ),
-        AccountSpec(
-            "dev", "Work", {}, [UserSpec("ben", {"IKR:EMAIL": "ben@example.com", "IKR:ROTATE_AFTER_DAYS": "900"})]
-        ),
-    ],
 )
 
 
@@ -139,21 +125,14 @@ def test_default_days_are_delete_after_days(harness: Harness):
 
 
 def test_restore_is_published_as_an_event(harness: Harness, central: boto3.Session):
-    sqs = central.client("sqs")
-    url = sqs.create_queue(QueueName="restores")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    central.client("events").put_rule(
-        Name="restores", EventPattern=json.dumps({"source": ["ikr"], "detail-type": ["IKR Old Key Restored"]})
-    )
-    central.client("events").put_targets(Rule="restores", Targets=[{"Id": "q", "Arn": arn}])
+    url = consumer(central, {"source": ["ikr"], "detail-type": ["IKR Old Key Restored"]})
     item = rotated_and_deactivated(harness)
     harness.services.notifier = build_event_notifier(harness.services.settings, central, harness.services.clock)
 
     result = restore(harness.services, ask(harness, days=7, reason="rollback"))
     restore(harness.services, ask(harness, days=7, reason="rollback"))  # a repeat: no second event
 
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    (event,) = [json.loads(message["Body"]) for message in messages]
+    (event,) = received(central, url)
     detail = event["detail"]
     assert detail["event"] == "restored"
     assert (detail["account"], detail["user"], detail["old_key_id"]) == (item.account_id, "ann", item.old_key_id)
