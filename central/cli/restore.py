@@ -42,6 +42,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], ac
     back.add_argument("--force", action="store_true", help="restore it even though the key was exposed")
 
 
+def _login() -> str:
+    """Who runs the command, as the item records it (a container may have no login name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 def restore_command(args: argparse.Namespace) -> int:
     services = build_services(load_settings(), purpose="restore")
     request = RestoreRequest(
@@ -49,7 +57,7 @@ def restore_command(args: argparse.Namespace) -> int:
         user=args.user,
         days=args.days,
         reason=args.reason,
-        by=f"cli:{getpass.getuser()}",
+        by=f"cli:{_login()}",
         force=args.force,
     )
     print(restore(services, request).line)
