@@ -192,6 +192,12 @@ class Settings(AccessSettings):
     # The webhook URL holds its token: a secret. Better kept in SSM and named here.
     NOTIFY_WEBHOOK_URL: SecretStr | None = Field(None, description="where notices are POSTed as JSON")
     NOTIFY_WEBHOOK_URL_PARAMETER: str | None = Field(None, description="SSM parameter holding the webhook URL")
+    # Every notice also goes to EventBridge (source `ikr`): a bus name or ARN, or `off`.
+    EVENT_BUS: str = Field(
+        "default",
+        pattern=r"^(off|[A-Za-z0-9._/-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256})$",
+        description="EventBridge bus the lifecycle events go to (name or ARN; `off`: none)",
+    )
     # The original tool's README once called ROTATE_AFTER_DAYS this; its code never read it.
     ACCESS_KEY_AGE: str | None = Field(None, exclude=True)
     # The original's Terraform sets it to the account it runs in (its mails' "Account:" line). ikr names

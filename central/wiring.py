@@ -23,6 +23,8 @@ from central.aws.sessions import Session, SessionBroker
 from central.cistores.stores import build_ci_stores
 from central.clock import KEY_SERVICES, Clock, fixed_clock, refuse_turned_clock, system_clock
 from central.collaborators import Services
+from central.notify.event_bus import build_event_notifier
+from central.notify.fan_out import fan_out
 from central.notify.mailers import build_mailer
 from central.notify.mailers.quota import QuotaGuard
 from central.notify.quota_notice import tell_mail_postponed
@@ -79,7 +81,8 @@ def _services(
         table=base.table,
         mailer=mailer,
         clock=clock,
-        notifier=build_notifier(settings, base.central),
+        # Every notice to the webhook (when set) and to EventBridge (unless EVENT_BUS=off).
+        notifier=fan_out(build_notifier(settings, base.central), build_event_notifier(settings, base.central, clock)),
         ci=build_ci_stores(settings, base.central),  # tokens read at the first CI delivery, once per run
     )
     mailer.on_exhausted = lambda reason: tell_mail_postponed(services.admin, services.notifier, reason)

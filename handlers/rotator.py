@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from central.aws import clients as aws
 from central.aws.walk_position import WalkPositions
 from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
+from central.retirement.restore import RESTORE_EVENT, restore_from_event
 from central.rotation.account_queue import AccountQueue
 from central.rotation.account_work import STOP_WITH_MS_LEFT
 from central.rotation.continuation import continuing, fan_out
@@ -51,6 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_on_demand_event(event):  # `{"ikr": "rotate", ...}` or an AWS Health exposure
         metrics.add_metric(name="OnDemandEvents", unit=MetricUnit.Count, value=1)
         return answer(services, event)
+    if isinstance(event, dict) and event.get("ikr") == RESTORE_EVENT:  # an administrator's `ikr restore`
+        return restore_from_event(services, event, f"lambda:{context.function_name}/{context.aws_request_id}")
     if isinstance(event, dict) and event.get("ikr") == RETRY_EVENT:
         retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
         metrics.add_metric(name="RetriesHandedToDestructor", unit=MetricUnit.Count, value=retried.swept)

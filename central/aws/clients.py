@@ -155,6 +155,11 @@ def secretsmanager(session: boto3.Session) -> SecretsManagerClient:
     return client
 
 
+def events(session: boto3.Session) -> Any:
+    """No type stubs for EventBridge here: only `central.aws.events` calls it (PutEvents)."""
+    return _client(session, "events")
+
+
 def lambda_(session: boto3.Session) -> Any:
     """No type stubs for Lambda here: `central.aws.relaunch` calls it (the rotator invoking itself, so
     Lambda's model is in the artifact), and `ikr deploy` reads the account's concurrency quota

@@ -83,6 +83,9 @@ ACCESS_DENIED_CODES = frozenset(
         "NotAuthorized",
         "OptInRequired",
         "IncompleteSignature",
+        # EventBridge PutEvents, per entry: the bus's policy refuses this source or detail-type.
+        "NotAuthorizedForSourceException",
+        "NotAuthorizedForDetailTypeException",
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -120,6 +123,7 @@ INVALID_CODES = frozenset(
         "KMSDisabledException",
         "KMSInvalidStateException",
         "KMSNotFoundException",
+        "MalformedDetail",  # EventBridge PutEvents, per entry: the detail is not a JSON object
     }
 )
 

@@ -105,6 +105,27 @@ class Imported(BaseModel):
         return _whole_number(value)
 
 
+class Restored(BaseModel):
+    """`ikr restore`: the old key re-activated and its retirement moved to `until` (who, when, why).
+    `base` is the retirement time the first restore of this window counted from, so a repeated
+    restore lands on the same `until` and never postpones twice."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    at: int  # when it was restored, on ikr's clock
+    by: str  # who asked (the caller's ARN, or the Lambda event's `by`)
+    reason: str | None = None
+    days: int
+    base: int  # the retirement time the days were added to
+    until: int  # the new retirement time (the item's expires_at)
+    forced: bool = False  # an exposed key, restored with --force
+
+    @field_validator("at", "days", "base", "until", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _whole_number(value)
+
+
 class ExpiryItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -147,6 +168,8 @@ class ExpiryItem(BaseModel):
     # AWS reported the old key exposed (AWS_RISK_CREDENTIALS_EXPOSED): made Inactive and its deletion
     # moved earlier then. Written once, conditionally: the handling that writes it tells people.
     exposed_at: int | None = None
+    # The last `ikr restore` of this old key (issue 18.4).
+    restored: Restored | None = None
 
     @property
     def keeps_encryption_key(self) -> bool:

@@ -110,6 +110,11 @@ class IamAccount:
         with aws_call("iam:UpdateAccessKey", self.where(user_name, key_id)):
             self._iam.update_access_key(UserName=user_name, AccessKeyId=key_id, Status=KeyStatus.INACTIVE.value)
 
+    def activate_access_key(self, user_name: str, key_id: str) -> None:
+        """`ikr restore`: the old key back in use. AwsNotFound when the key (or its user) is gone."""
+        with aws_call("iam:UpdateAccessKey", self.where(user_name, key_id)):
+            self._iam.update_access_key(UserName=user_name, AccessKeyId=key_id, Status=KeyStatus.ACTIVE.value)
+
     def last_used(self, key_id: str, user_name: str | None = None) -> KeyUse | None:
         """When the key was last used (None: never); AwsNotFound when the key is gone."""
         with aws_call("iam:GetAccessKeyLastUsed", self.where(user_name, key_id)):

@@ -25,6 +25,7 @@ from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
 from central.cli import migrate as migrating
 from central.cli import on_demand
+from central.cli import restore as restoring
 from central.cli.progress import Progress
 from central.cli.run_printer import RunPrinter
 from central.deploy import command as deploying
@@ -159,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
     )
     reading.add_parsers(commands, instant=_instant, account=_account_id)
     migrating.add_parser(commands, account=_account_id, admin_role=ADMIN_ROLE)
+    restoring.add_parser(commands, account=_account_id)
     deploying.add_package_arguments(
         commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
     )
@@ -353,6 +355,7 @@ _COMMANDS = {
     "plan": reading.plan_command,
     "explain": reading.explain_command,
     "import-original": migrating.import_command,
+    "restore": restoring.restore_command,
     "package": deploying.package,
     "deploy": deploying.deploy,
 }

@@ -46,6 +46,8 @@ class Event(StrEnum):
     MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
     REMINDER_SENT = "reminder-sent"  # a user was told its key will be rotated soon (central.rotation.remind)
     EXPOSURE_HANDLED = "exposure-handled"  # AWS reported a key exposed: central.rotation.exposure
+    ROTATION_STARTED = "rotation-started"  # the journal's intent is written (state started)
+    RESTORED = "restored"  # `ikr restore`: the old key re-activated, its deletion postponed
 
 
 class Notice(Frozen):

@@ -21,6 +21,7 @@ from central.domain.scope import AccountScope, Days
 from central.domain.sources import Source, SourceKind
 from central.domain.tags import has_email_tag
 from central.report.ahead import exempt_next, exemption_row, reminder_rows
+from central.report.restores import restore_row
 from central.report.rows import (
     AccountRow,
     AccountState,
@@ -149,6 +150,7 @@ def _pending_rows(items: Sequence[ExpiryItem]) -> list[PendingRow]:
             waiting_for_use_since=from_epoch(item.postponed_at) if item.postponed_at is not None else None,
             rotation_reason=item.reason,
             exposed_at=from_epoch(item.exposed_at) if item.exposed_at is not None else None,
+            restored=restore_row(item),
         )
         for item in sorted(items, key=lambda item: item.started_at)
     ]

@@ -16,6 +16,7 @@ from central.domain.policy import Action
 from central.report.ahead import html_sections
 from central.report.on_demand import on_demand_html, pending_note
 from central.report.render_text import summary_line, when
+from central.report.restores import restore_html
 from central.report.rows import AccountRow, AccountState, KeyRow, Report, ReportRow, RowKind
 
 CHART_ROWS = 40  # the keys nearest to (or past) their policy; the table has them all
@@ -252,9 +253,10 @@ def _pending_cell(row: ReportRow) -> str:
     lines = []
     for item in row.pending:
         deletes = f" at {e(when(item.deletes_at))}" if item.deletes_at else ""
+        done = f"{item.attempts} attempt(s)"
         lines.append(
-            f"<code>{e(item.old_key_id)}</code> {e(item.state)}{deletes}, {item.attempts} attempt(s)"
-            f"{e(pending_note(item))}"
+            f"<code>{e(item.old_key_id)}</code> {e(item.state)}{deletes}, {done}{e(pending_note(item))}"
+            f"{restore_html(item)}"
         )
     return "<br>".join(lines)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from central.report import ahead
 from central.report.on_demand import on_demand_text, pending_note
+from central.report.restores import CSV_COLUMN, any_restored, restore_cell, restore_lines
 from central.report.rows import KeyRow, PolicyDays, Report, ReportRow, Summary
 
 KEY_COLUMNS = 2  # IAM allows two access keys per user
@@ -74,6 +75,7 @@ def render_table(report: Report) -> str:
         text.extend(f"note: account {account.account_id}: {note}" for note in account.notes)
     text.extend(ahead.text_sections(report))
     text.extend(on_demand_text(report))
+    text.extend(restore_lines(report))
     return "\n".join(text) + "\n"
 
 
@@ -191,8 +193,13 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL)
     more = ahead.csv_wanted(report)  # exemption and reminder columns, only when a row has one
-    writer.writerow([*csv_header(), *(ahead.CSV_COLUMNS if more else ())])
+    restores = any_restored(report)  # the column is there only when some key was restored
+    writer.writerow([*csv_header(), *(ahead.CSV_COLUMNS if more else ()), *([CSV_COLUMN] if restores else [])])
     for row in report.rows:
-        values = [*csv_values(row), *(ahead.csv_values(row) if more else ())]
+        values = [
+            *csv_values(row),
+            *(ahead.csv_values(row) if more else ()),
+            *([restore_cell(row)] if restores else []),
+        ]
         writer.writerow([cell(value) for value in values])
     return out.getvalue()

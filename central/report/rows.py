@@ -60,6 +60,16 @@ class KeyRow(_Row):
     last_used_region: str | None = None
 
 
+class RestoreRow(_Row):
+    """`ikr restore` of an old key: re-activated, its retirement moved (issue 18.4)."""
+
+    at: datetime = Field(description="when it was restored")
+    by: str = Field(description="who asked: cli:<login> or the Lambda event's `by`")
+    reason: str | None = None
+    until: datetime = Field(description="the old key's retirement starts again then")
+    forced: bool = Field(False, description="an exposed key, restored with --force")
+
+
 class PendingRow(_Row):
     """An expiry table item of this user: an old key waiting for deletion, or an interrupted rotation."""
 
@@ -86,6 +96,7 @@ class PendingRow(_Row):
         exclude_if=lambda value: value is None,
         description="AWS reported the old key exposed (AWS_RISK_CREDENTIALS_EXPOSED): made inactive then",
     )
+    restored: RestoreRow | None = Field(None, description="the last `ikr restore` of this old key")
 
 
 class PolicyDays(_Row):

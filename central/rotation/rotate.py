@@ -34,6 +34,7 @@ from central.domain.errors import SecretStoreError
 from central.domain.model import AccessKey
 from central.domain.policy import Decision
 from central.domain.results import UserResult
+from central.notify.webhook import Event, Notice
 from central.rotation.context import DEFAULT_LEASE_MINUTES, RotationContext, failed
 from central.rotation.deliver import Deliver
 from central.rotation.lease import JOURNAL_STATES, Lease, in_progress_detail, lease_expired, lease_owner
@@ -88,6 +89,7 @@ class KeyRotation:
             self.ctx.table.begin(item)
         except LeaseConflict as exc:
             return self.lease.conflict(item, exc.found)
+        self._tell_started(item)
         made = self._create(item)
         if isinstance(made, UserResult):
             return made
@@ -111,7 +113,27 @@ class KeyRotation:
             if exc.uncertain:
                 return self._maybe_created(item, exc.reason)
             self.ctx.table.drop(item)  # AWS said no: no key was made
-            return failed(item, f"could not create a new key: {exc.reason}; old key {item.old_key_id} kept")
+            detail = f"could not create a new key: {exc.reason}; old key {item.old_key_id} kept"
+            self.ctx.notifier.notify(
+                Notice.about(
+                    item,
+                    Event.DELIVERY_FAILED,
+                    f"ikr could not rotate {item.user_name} in {self.ctx.account_label}: {detail}",
+                    details={"reason": exc.reason, "step": "create-key"},
+                )
+            )
+            return failed(item, detail)
+
+    def _tell_started(self, item: ExpiryItem) -> None:
+        """The intent is journalled: consumers hear a rotation began (its end or failure follows)."""
+        self.ctx.notifier.notify(
+            Notice.about(
+                item,
+                Event.ROTATION_STARTED,
+                f"ikr started rotating {item.user_name} in {self.ctx.account_label} (old key {item.old_key_id})",
+                at=from_epoch(item.started_at),
+            )
+        )
 
     def _maybe_created(self, item: ExpiryItem, reason: str) -> UserResult:
         """CreateAccessKey's answer was lost or a server error: a key may exist that ikr cannot name.

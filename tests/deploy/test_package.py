@@ -33,6 +33,7 @@ SERVICES = frozenset(
         "sqs",
         "secretsmanager",
         "lambda",
+        "events",  # EventBridge PutEvents: the lifecycle events (central/notify/event_bus.py)
     }
 )
 

@@ -335,6 +335,9 @@ def resource_of(call: Call, stream_arn: str) -> str:
     if service == "secretsmanager":
         # AWS appends -<6 random characters> to a secret's name in its ARN.
         return f"arn:aws:secretsmanager:{REGION}:{account}:secret:{params.get('SecretId') or params['Name']}-AbCdEf"
+    if service == "events":  # PutEvents is authorised against the bus its entry names
+        bus = str(params["Entries"][0].get("EventBusName") or "default")
+        return bus if bus.startswith("arn:") else f"arn:aws:events:{REGION}:{account}:event-bus/{bus}"
     return "*"
 
 
@@ -345,6 +348,8 @@ def request_for(call: Call, recorded: Recorded) -> Request:
             context[f"aws:ResourceTag/{key}"] = value
     if call.action == "sts:AssumeRole":
         context["aws:ResourceOrgID"] = recorded.org_id  # every account of the run is in the Organization
+    if call.action == "events:PutEvents":
+        context["events:source"] = call.params["Entries"][0]["Source"]
     return Request(call.action, resource_of(call, recorded.stream_arn), context=context)
 
 
@@ -392,6 +397,7 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
     assert (True, "ses:SendEmail") in actions
     assert (True, "dynamodb:Query") in actions  # the retry run's one read, on the due-retries index
     assert (True, "secretsmanager:GetSecretValue") in actions  # the GitHub token, read once for the github: user
+    assert (True, "events:PutEvents") in actions  # the lifecycle events on the default bus
 
 
 def test_every_recorded_call_is_allowed_by_its_role(recorded: Recorded) -> None:

@@ -46,7 +46,8 @@ def assert_the_run_went_on(run: CliRun, world_keys: list[str], relay: SmtpSink) 
 
 def assert_one_failure_per_notice(run: CliRun, reason: str) -> None:
     failures = run.logged("webhook notice not sent")
-    assert {record.__dict__["event"] for record in failures} == {"rotated", "run-summary"}
+    # rotation-started: issue 18.5's notice when the journal's intent is written (webhook and EventBridge)
+    assert {record.__dict__["event"] for record in failures} == {"rotation-started", "rotated", "run-summary"}
     assert all(record.__dict__["channel"] == "webhook" for record in failures)
     assert all(reason in record.__dict__["reason"] for record in failures), [r.__dict__["reason"] for r in failures]
     assert TOKEN not in run.everything()
@@ -141,7 +142,7 @@ def test_an_admin_mailer_raising_anything_does_not_stop_the_run_and_the_webhook_
     (failure,) = run.logged("admin notice not mailed")
     assert failure.__dict__["channel"] == "admin mail"
     assert "RuntimeError" in failure.__dict__["reason"]
-    assert events == ["rotated", "run-summary"]  # the other channel heard everything
+    assert events == ["rotation-started", "rotated", "run-summary"]  # the other channel heard everything
 
 
 def test_the_stream_batch_goes_on_when_the_webhook_fails(
