@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from central.domain.delivery import Delivery
-from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain
 
 TIMEOUT_SECONDS = (5.0, 30.0)  # connect, read: a write waits for its answer longer than for a connection
 
@@ -45,8 +45,11 @@ class Target:
     secret: str  # the setting and Secrets Manager secret the token comes from
     kind: str  # "Actions secrets", "CI/CD variables"
 
-    def refused(self, reason: str) -> DeliveryError:
-        return DeliveryError(f"{self.who}: delivery refused: cannot write the new key to {self.where}: {reason}")
+    def refused(self, reason: str, needs_person: bool = True) -> DeliveryError:
+        """Nothing was written. `needs_person`: the refusal waits for someone (a token, a repository, a
+        setting) rather than minutes (the API unreachable or rate limited): the retry run leaves it."""
+        kind = DeliveryRefused if needs_person else DeliveryError
+        return kind(f"{self.who}: delivery refused: cannot write the new key to {self.where}: {reason}")
 
     def uncertain(self, reason: str) -> DeliveryUncertain:
         return DeliveryUncertain(f"{self.who}: writing the new key to {self.where}: {reason}: it may have been written")
@@ -65,6 +68,10 @@ class CiApi:
 
     def target(self, who: str, delivery: Delivery) -> Target:
         return Target(who, delivery.where, self.api, self._token_from, self.kind)
+
+
+# A request time-out and a rate limit mend within minutes; every other 4xx waits for a person.
+_TRANSIENT = frozenset({408, 429})
 
 
 def status_reason(target: Target, status: int, thing: str) -> str:
@@ -104,9 +111,11 @@ def send(
         if written:
             raise target.uncertain(f"{written} was written, then the next request failed ({failure})") from None
         if _never_sent(exc):
-            raise target.refused(f"{target.api} could not be reached at {_origin(url)} ({failure})") from None
+            raise target.refused(f"{target.api} could not be reached at {_origin(url)} ({failure})", False) from None
         if not writes:
-            raise target.refused(f"{target.api} did not answer a read ({failure}); nothing was written") from None
+            raise target.refused(
+                f"{target.api} did not answer a read ({failure}); nothing was written", False
+            ) from None
         raise target.uncertain(f"the answer was lost ({failure})") from None
     status = response.status_code
     if 200 <= status < 300 or status in accept:
@@ -117,8 +126,8 @@ def send(
     if status >= 500 and writes:
         raise target.uncertain(f"{target.api} answered {status} after the request was taken")
     if status >= 500:
-        raise target.refused(f"{target.api} answered {status} to a read; nothing was written")
-    raise target.refused(status_reason(target, status, thing))
+        raise target.refused(f"{target.api} answered {status} to a read; nothing was written", False)
+    raise target.refused(status_reason(target, status, thing), needs_person=status not in _TRANSIENT)
 
 
 def _origin(url: str) -> str:

@@ -142,6 +142,8 @@ def _with_secret_names(
         problems.append(Problem(key=t.SECRET_NAMES, reason=f"{t.SECRET_NAMES}={value!r}: {exc}"))
         return delivery, []
     return delivery.model_copy(update={"names": names}), []
+
+
 def _ahead(values: dict[str, str], problems: list[Problem]) -> tuple[int | None, Exemption | None]:
     """IKR:REMIND_BEFORE_DAYS and IKR:EXEMPT_UNTIL (+ reason); a bad value adds its problem."""
     remind_before: int | None = None

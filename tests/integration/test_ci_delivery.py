@@ -199,6 +199,7 @@ def test_a_refused_write_removes_the_new_key_and_keeps_the_old(
     assert key_ids(harness, "prod", "bot") == before  # new key removed, old kept
     assert items(harness, "prod") == []
     assert result.exit_code == 1
+    assert _marked_for_retry(harness) == set()  # a person must act: not tried again within minutes
 
 
 def test_an_unreachable_api_and_a_missing_token_are_refusals(central: boto3.Session):
@@ -217,6 +218,12 @@ def test_an_unreachable_api_and_a_missing_token_are_refusals(central: boto3.Sess
     assert "the token in GITLAB_TOKEN_SECRET_NAME could not be read" in lab.detail
     assert "ikr/no-such-token" in lab.detail
     assert {user: key_ids(harness, "prod", user) for user in ("hub", "lab")} == before
+    # An API out of reach may be back within minutes: the account is marked for the retry run.
+    assert _marked_for_retry(harness) == {harness.world.account_ids["prod"]}
+
+
+def _marked_for_retry(harness: Harness) -> set[str]:
+    return {mark.account_id for mark in harness.services.table.retries.due(2**31).marks}
 
 
 def test_without_a_token_setting_a_ci_target_is_refused_naming_the_setting(central: boto3.Session):
