@@ -4,6 +4,8 @@ event, an exposed key. Pure: the scheduled decision in, the on-demand decision (
 The age check is the only thing replaced ("due on demand"): a user the schedule would skip for any
 other reason (two keys, no key, an inactive only key, a bad tag, an old key still pending deletion)
 is refused with that reason, so an on-demand rotation never does what a scheduled one would not.
+An exemption (`IKR:EXEMPT_UNTIL`) only holds the schedule back: a rotation asked for by name, or an
+exposed key, goes ahead, and its reason says the exemption was set aside.
 """
 
 from __future__ import annotations
@@ -36,13 +38,19 @@ def due_on_demand(decision: Decision, reason: str, delete_after: Days | None = N
         return f"not rotated: {decision.reason}"
     if decision.action is Action.PENDING:
         return f"not rotated: already {decision.reason}"
-    if decision.action not in (Action.ROTATE, Action.NOT_DUE):
+    if decision.action not in (Action.ROTATE, Action.NOT_DUE) and not decision.exempt:
         return f"not rotated: {decision.reason}"
+    scheduled, set_aside = decision.reason, ""
+    if decision.exempt and decision.exemption is not None:
+        exemption = decision.exemption.describe()
+        scheduled, set_aside = scheduled.removeprefix(f"{exemption}; "), f"; {exemption}, set aside"
+    # "key AKIA... is 12 days old": the age stays in the row, the schedule's verdict does not.
+    age = scheduled.split("; ")[0]
     update: dict[str, object] = {
         "action": Action.ROTATE,
+        "exempt": False,
         "on_demand": reason,
-        # "key AKIA... is 12 days old": the age stays in the row, the schedule's verdict does not.
-        "reason": f"due on demand ({reason}); {decision.reason.split('; ')[0]}",
+        "reason": f"due on demand ({reason}); {age}{set_aside}",
     }
     if delete_after is not None:
         update["delete_after"] = delete_after

@@ -40,6 +40,22 @@ def test_a_key_not_due_is_due_on_demand_with_its_reason():
     assert decision.delete_after.days == 7  # the user's days, unless replaced
 
 
+@pytest.mark.parametrize("age_days", [10, 200])
+def test_an_exemption_holds_the_schedule_back_not_a_rotation_asked_for(age_days: int):
+    tags = {"IKR:EXEMPT_UNTIL": f"{NOW:%Y}-12-31", "IKR:EXEMPT_REASON": "freeze; audit in progress"}
+    scheduled = decide(user(key(age_days=age_days), extra=tags), account_scope(rotate=90), NOW, [])
+    assert (scheduled.action, scheduled.exempt) == (Action.SKIP, True)
+
+    decision = due_on_demand(scheduled, EXPOSED, exposed_days(1))
+
+    assert not isinstance(decision, str)
+    assert (decision.action, decision.exempt) == (Action.ROTATE, False)
+    assert decision.reason == (
+        f"due on demand (exposed); key AKIAOLD0000000000001 is {age_days} days old; "
+        f"exempt through {NOW:%Y}-12-31 (IKR:EXEMPT_UNTIL): freeze; audit in progress, set aside"
+    )
+
+
 def test_an_exposed_key_keeps_the_old_key_its_own_days():
     scheduled = decide(user(key(age_days=200)), account_scope(rotate=90), NOW, [])
     decision = due_on_demand(scheduled, EXPOSED, exposed_days(1))
