@@ -71,7 +71,7 @@ CALLED_BY_AWS = {
     "kms:Decrypt": "SSM decrypts SecureString parameters (kms:ViaService = ssm)",
     "secretsmanager:TagResource": "CreateSecret with Tags (IKR:MANAGED) is authorised as a TagResource too",
 }
-REFUSING = "ikr/archive/gone"  # a secret scheduled for deletion: the delivery is refused
+REFUSING = "ikr/archive/busy"  # a secret whose writes are throttled: the delivery is refused for now
 _WRITE_VERBS = ("Create", "Update", "Delete", "Put", "Send", "Generate", "Tag", "Untag", "Attach", "Detach", "Set")
 # Needs no permission at all (AWS answers every principal).
 _FREE = {"sts:GetCallerIdentity"}
@@ -136,10 +136,11 @@ def _documents(iam: Any, role: str) -> list[dict[str, Any]]:
 
 
 def _refuse_the_refusing_secret(params: dict[str, Any], **_: Any) -> None:
-    """A delivery AWS refuses (as it refuses writes to a secret scheduled for deletion, which moto
-    allows): the new key and its pending pair are removed again, so the undo's calls are recorded."""
+    """A delivery AWS refuses for now (throttled past every retry): the new key and its pending pair are
+    removed again, so the undo's calls are recorded, and the account is marked for the retry run (a
+    refusal only a person can mend, such as a secret scheduled for deletion, is not)."""
     if params.get("SecretId") == REFUSING:
-        error = {"Error": {"Code": "InvalidRequestException", "Message": "marked for deletion"}}
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
         raise ClientError(error, "PutSecretValue")
 
 
@@ -236,7 +237,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
 
         recorder.phase = "rotator"
         run_rotation(build_services(load_settings(), purpose="rotate", now=DAY_100))
-        # The archivers' refused deliveries marked their accounts: the retry schedule's run (the rotator's role).
+        # The archivers' throttled deliveries marked their accounts: the retry schedule's run (the rotator's role).
         retried = run_retries(build_services(load_settings(), purpose="rotate", now=DAY_100 + timedelta(minutes=5)))
         assert retried.accounts
         run_rotation(build_services(load_settings(), purpose="rotate", now=DAY_110))  # the sweep
