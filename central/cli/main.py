@@ -23,6 +23,7 @@ from central.aws.iam import IamAccount
 from central.aws.sessions import SessionBroker
 from central.aws.ssm_secrets import UserKeyStore, parameter_name
 from central.cli import commands as reading
+from central.cli import exposed as exposing
 from central.cli import migrate as migrating
 from central.cli import on_demand
 from central.cli import restore as restoring
@@ -161,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     reading.add_parsers(commands, instant=_instant, account=_account_id)
     migrating.add_parser(commands, account=_account_id, admin_role=ADMIN_ROLE)
     restoring.add_parser(commands, account=_account_id)
+    exposing.add_parser(commands, account=_account_id)
     deploying.add_package_arguments(
         commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
     )
@@ -356,6 +358,7 @@ _COMMANDS = {
     "explain": reading.explain_command,
     "import-original": migrating.import_command,
     "restore": restoring.restore_command,
+    "exposed": exposing.exposed_command,
     "package": deploying.package,
     "deploy": deploying.deploy,
 }

@@ -18,6 +18,7 @@ from central.aws.lambda_account import LambdaAccount
 from central.aws.partition import for_region as partition_for_region
 from central.aws.s3 import Bucket
 from central.deploy import artifact, bytecode, checks, native, template
+from central.deploy.exposure_forward import forward_exposures
 from central.deploy.member_here import deploy_member_role_here
 from central.deploy.stack import StackDeployer, missing_required, stack_parameters
 from central.deploy.stackset import StackSetDeployer
@@ -299,6 +300,14 @@ def deploy(args: argparse.Namespace) -> int:
     deployer.deploy(options.stack_name, {"TemplateURL": url}, chosen, ["CAPABILITY_IAM"], options.dry_run)
     if not with_stackset or organization is None:
         return 0
+    return _deploy_stacksets(cf, options, target, organization, call_as)
+
+
+def _deploy_stacksets(
+    cf: CloudFormation, options: DeployOptions, target: DeployTarget, organization: Organization, call_as: str
+) -> int:
+    """The member-role StackSet, then the exposed-key forwarding, over the target OUs (default: the roots)."""
+    region = target.region
     outputs = central_values(cf, options.stack_name)
     stackset_template = template.load(template.STACKSET_TEMPLATE)
     name = stackset_name(stackset_template)
@@ -312,9 +321,10 @@ def deploy(args: argparse.Namespace) -> int:
         member_parameters(outputs),
         template.stackset_properties(stackset_template),
         ous,
-        region,
+        [region],
         dry_run=options.dry_run,
     )
+    forward_exposures(StackSetDeployer(cf, print, call_as), outputs, ous, target.caller, region, options.dry_run)
     if target.caller.account_id != organization.management_account_id:
         print(management_account_hint(organization.management_account_id))
     return 0

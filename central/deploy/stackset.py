@@ -58,9 +58,12 @@ class StackSetDeployer:
         parameters: Mapping[str, str],
         properties: Mapping[str, Any],
         organizational_units: Sequence[str],
-        region: str,
+        regions: Sequence[str],
         dry_run: bool,
+        holds: str = "member role",
     ) -> None:
+        """Create or update StackSet `name` and its instances in `regions` of every account of the OUs;
+        `holds` names what an instance is, for the closing line ("member role in 3 account(s)")."""
         settings = api_settings(properties)
         preferences = dict(properties.get("OperationPreferences") or {})
         stack_parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
@@ -68,7 +71,7 @@ class StackSetDeployer:
         plan = "update" if exists else "create"
         self._out(
             f"stackset {name}: {plan} ({settings['PermissionModel']}, auto-deployment on, as {self._call_as}); "
-            f"instances in {', '.join(organizational_units)} / {region}; "
+            f"instances in {', '.join(organizational_units)} / {', '.join(regions)}; "
             f"failure tolerance {preferences.get('FailureTolerancePercentage', 0)}%, "
             f"concurrency {preferences.get('MaxConcurrentPercentage', '?')}%"
         )
@@ -87,11 +90,13 @@ class StackSetDeployer:
             self._wait(name, operation, "update")
         else:
             self._cf.create_stack_set(name, **common)
-        operation = self._cf.create_stack_instances(name, organizational_units, [region], preferences, self._call_as)
+        operation = self._cf.create_stack_instances(
+            name, organizational_units, list(regions), preferences, self._call_as
+        )
         self._wait(name, operation, "instances")
         instances = self._cf.stack_instances(name, self._call_as)
         accounts = sorted({str(instance["Account"]) for instance in instances})
-        self._out(f"stackset {name}: member role in {len(accounts)} account(s): {', '.join(accounts) or '-'}")
+        self._out(f"stackset {name}: {holds} in {len(accounts)} account(s): {', '.join(accounts) or '-'}")
 
     def _wait(self, name: str, operation_id: str, what: str) -> None:
         deadline = self._clock() + self._timeout

@@ -14,6 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CENTRAL_TEMPLATE = REPO_ROOT / "stacksets" / "central.yaml"
 STACKSET_TEMPLATE = REPO_ROOT / "stacksets" / "member-stackset.yaml"
 MEMBER_TEMPLATE = REPO_ROOT / "member-role" / "template.yaml"
+EXPOSURE_STACKSET_TEMPLATE = REPO_ROOT / "stacksets" / "exposure-stackset.yaml"
+EXPOSURE_FORWARD_TEMPLATE = REPO_ROOT / "member-role" / "exposure-forward.yaml"
 
 
 def load(path: Path) -> dict[str, Any]:

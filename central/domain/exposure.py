@@ -34,6 +34,8 @@ class Exposure(Frozen):
     event_id: str  # EventBridge's id of the event: the same on every redelivery
     event_arn: str  # AWS Health's event ARN
     found_at: str  # the event's `time`, as AWS wrote it
+    # None: AWS Health reported it (and attached its quarantine policy); else who did (`ikr exposed`).
+    reported_by: str | None = None
 
 
 def is_health_event(event: object) -> bool:

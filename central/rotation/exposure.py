@@ -278,13 +278,19 @@ def _deactivate(ctx: RotationContext, item: ExpiryItem) -> bool:
 
 def _what_to_check(exposure: Exposure, key_id: str, user: str | None) -> list[str]:
     where = exposure.description or "AWS gave no description"
-    lines = [
+    reported = (
         f"AWS reported access key {key_id} of account {exposure.account_id} exposed (AWS Health event "
-        f"{exposure.event_arn}, {exposure.found_at}): {where}",
+        f"{exposure.event_arn}, {exposure.found_at}): {where}"
+        if exposure.reported_by is None
+        else f"Access key {key_id} of account {exposure.account_id} was reported exposed by {exposure.reported_by} "
+        f"({exposure.found_at}): {where}"
+    )
+    lines = [
+        reported,
         f"Check CloudTrail for every use of that key, in every region: aws cloudtrail lookup-events "
         f"--lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key_id}",
     ]
-    if user is not None:
+    if user is not None and exposure.reported_by is None:  # only AWS attaches its quarantine policy
         lines.append(
             "AWS attached its quarantine policy (AWSCompromisedKeyQuarantine...) to the user: review what the "
             f"key did, then detach it: aws iam list-attached-user-policies --user-name {user}"

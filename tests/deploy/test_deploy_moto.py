@@ -127,6 +127,25 @@ def test_deploy_succeeds_shows_the_change_set_first_and_prints_outputs(deployed:
     assert "member role in 3 account(s)" in out
 
 
+def test_exposed_key_forwarding_reaches_every_member_account_in_the_health_regions(deployed: Deployed) -> None:
+    """AWS Health sends IAM's global events to us-east-1 (us-west-2 as backup): the forwarding rule is in
+    both, in every account of the target OUs, pointing at the central account's default bus."""
+    out = deployed.first.stdout
+    assert "stackset ikr-exposure-forward: create (SERVICE_MANAGED, auto-deployment on, as SELF)" in out
+    assert f"{deployed.world.ou_ids['Sandbox']} / us-east-1, us-west-2;" in out
+    assert "stackset ikr-exposure-forward: exposed-key forwarding in 3 account(s)" in out
+    assert "stackset ikr-exposure-forward: update" in deployed.again.stdout
+    cf = deployed.client("cloudformation")
+    instances = cf.list_stack_instances(StackSetName="ikr-exposure-forward", CallAs="SELF")["Summaries"]
+    members = {deployed.world.account_ids[name] for name in ("prod", "dev", "lab")}
+    assert {(i["Account"], i["Region"]) for i in instances} == {
+        (account, region) for account in members for region in ("us-east-1", "us-west-2")
+    }
+    parameters = cf.describe_stack_set(StackSetName="ikr-exposure-forward", CallAs="SELF")["StackSet"]["Parameters"]
+    bus = f"arn:aws:events:us-east-1:{deployed.world.management_id}:event-bus/default"
+    assert parameters == [{"ParameterKey": "CentralEventBusArn", "ParameterValue": bus}]
+
+
 def test_a_second_deploy_changes_nothing_and_updates_the_stackset(deployed: Deployed) -> None:
     assert deployed.again.returncode == 0, deployed.again.stdout + deployed.again.stderr
     assert f"stack {STACK}: no changes" in deployed.again.stdout

@@ -18,7 +18,7 @@ from central.rotation.account_queue import AccountMessage
 from central.rotation.run import AccountWork
 from handlers import account_worker
 from tests.integration.conftest import TABLE, default_spec
-from tests.support.world import build_world
+from tests.support.world import build_world, session_in
 
 IN_WINDOW = datetime.now(UTC) + timedelta(days=56)  # the Workloads OU rotates after 60 days
 
@@ -70,4 +70,29 @@ def test_the_account_worker_with_reminders_off_sends_none(worker_env: dict[str, 
     )
 
     assert response == {"batchItemFailures": []}
+    assert _subjects() == []
+
+
+def test_the_account_worker_leaves_an_exempt_user_alone(
+    central: boto3.Session, worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+):
+    """Exemptions through the deployed path: dave's key is long due, but he is exempt: no new key, no mail."""
+    due = datetime.now(UTC) + timedelta(days=90)
+    monkeypatch.setenv("IKR_NOW", due.isoformat())
+    iam = session_in(central, worker_env["dev"]).client("iam")
+    until = f"{due + timedelta(days=30):%Y-%m-%d}"
+    iam.tag_user(
+        UserName="dave",
+        Tags=[{"Key": "IKR:EXEMPT_UNTIL", "Value": until}, {"Key": "IKR:EXEMPT_REASON", "Value": "vendor freeze"}],
+    )
+    before = [key["AccessKeyId"] for key in iam.list_access_keys(UserName="dave")["AccessKeyMetadata"]]
+    scope = resolve(Account(id=worker_env["dev"], name="dev"), 60, 3, standalone=True)
+    body = AccountMessage.for_work(AccountWork(scope=scope, now=due, run_id="exempt-run")).body()
+
+    response = account_worker.handler(
+        {"Records": [_message(body, "m-3")]}, LocalLambdaContext(function_name="ikr-account-worker")
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert [key["AccessKeyId"] for key in iam.list_access_keys(UserName="dave")["AccessKeyMetadata"]] == before
     assert _subjects() == []
