@@ -40,10 +40,13 @@ from tests.integration.conftest import TABLE
 from tests.integration.destroy_scene import MEMBER, NOW, Scene, build_scene
 from tests.integration.fixtures_extra import LATER
 from tests.integration.test_destructor import record
+from tests.support.ci_standins import GITHUB_TOKEN, GitHubStandIn
 from tests.support.error_matrix import Case
 from tests.support.world import AccountSpec, OrgSpec, UserSpec, World, build_world
 
 MAIL_FROM = "ikr@example.com"
+CI_REPO, CI_TOKEN_SECRET = "octo/app", "ikr/github-token"
+_GITHUB = {"IKR:DELIVERY": f"github:{CI_REPO}"}
 ADMIN = "secops@example.com"
 BUCKET = "ikr-reports-matrix"
 QUEUE = "ikr-accounts-matrix"
@@ -173,9 +176,10 @@ class _WorldScenario(Scenario):
     """An Organization with one opted-in account whose three users are due (mail, a secret, a parameter)."""
 
     world: World
+    spec: OrgSpec = SPEC
 
     def prepare(self) -> None:
-        self.world = build_world(self.central, SPEC)
+        self.world = build_world(self.central, self.spec)
         self.table().create()
         self.central.client("ses").verify_email_identity(EmailAddress=MAIL_FROM)
         account_id = self.world.account_ids["prod"]
@@ -190,7 +194,7 @@ class _WorldScenario(Scenario):
             (account_id, user.name): {
                 meta["AccessKeyId"] for meta in iam.list_access_keys(UserName=user.name)["AccessKeyMetadata"]
             }
-            for user in SPEC.accounts[0].users
+            for user in self.spec.accounts[0].users
         }
 
     def lost(self, outcome: Outcome, case: Case | None = None) -> list[str]:
@@ -365,6 +369,34 @@ class Bootstrap(Scenario):
         return []
 
 
+class CiDelivery(_WorldScenario):
+    """`ikr rotate` for a user whose key goes to GitHub Actions secrets: the token read from the central
+    account's Secrets Manager, the pair written to a stand-in of GitHub's API."""
+
+    name = "ci-delivery"
+    spec = OrgSpec(
+        ous={"Work": {"IKR:ENABLED": "true", "IKR:ROTATE_AFTER_DAYS": "60"}},
+        accounts=[
+            AccountSpec("prod", "Work", {}, [UserSpec("gh-bot", {"IKR:EMAIL": "platform@example.com", **_GITHUB})])
+        ],
+    )
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.github = GitHubStandIn({CI_REPO})
+        self.central.client("secretsmanager").create_secret(Name=CI_TOKEN_SECRET, SecretString=GITHUB_TOKEN)
+        self.environment(GITHUB_TOKEN_SECRET_NAME=CI_TOKEN_SECRET, GITHUB_API_URL=self.github.url)
+        self.names = (self.world.account_ids["prod"], "gh-bot", CI_REPO, CI_TOKEN_SECRET, TABLE)
+
+    def run(self) -> Outcome:
+        try:
+            outcome = self.capture(lambda: main(["rotate", "--now", LATER.isoformat()]))
+        finally:
+            self.github.stop()
+        outcome.exit_code = outcome.response
+        return outcome
+
+
 class Relaunch(Queue):
     """The rotator Lambda with the account queue and little time left: it stops its walk and invokes
     itself again to go on (`central.aws.relaunch`)."""
@@ -536,6 +568,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Decrypt,
         Rotate,
         Resume,
+        CiDelivery,
         Report,
         Queue,
         Relaunch,
