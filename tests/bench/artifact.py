@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from central.deploy import artifact, bytecode, template, trim
+from central.deploy.native import find_stripper
 
 HANDLERS = ("rotator", "account_worker", "destructor", "reporter")
 _ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64"}
@@ -75,8 +76,18 @@ def _build(variant: Variant, runtime: str, architecture: str, compiler: bytecode
     requirements = artifact.runtime_requirements(template.REPO_ROOT / "pyproject.toml")
     cache = f"--cache-dir={template.REPO_ROOT / '.cache' / 'pip'}"
     chosen = compiler if variant.compiled else None
+    # "after" is what `ikr package` builds: native libraries stripped too, where llvm-strip is found.
+    stripper = find_stripper() if variant.compiled else None
     artifact.build(
-        template.REPO_ROOT, out, runtime, architecture, requirements, [cache], compiler=chosen, keep=variant.keep
+        template.REPO_ROOT,
+        out,
+        runtime,
+        architecture,
+        requirements,
+        [cache],
+        compiler=chosen,
+        keep=variant.keep,
+        stripper=stripper,
     )
     return out
 
