@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from aws_lambda_powertools import Metrics
 
 from central.aws import clients as aws_clients
 from central.wiring import forget_warm_services
@@ -20,8 +21,12 @@ def cold_execution_environment() -> Iterator[None]:
     clients from one invocation to the next (`central.wiring.warm_services`), and a test's emulator
     (moto in process, a reset moto server) knows nothing of the member credentials of the last test."""
     forget_warm_services()
+    Metrics().clear_metrics()
     yield
     forget_warm_services()
+    # Powertools keeps metrics in one buffer shared by every Metrics object; a handler run with
+    # POWERTOOLS_METRICS_DISABLED skips the flush that empties it, so the next test would emit them.
+    Metrics().clear_metrics()
 
 
 @pytest.fixture(autouse=True)
