@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError, NoCredentialsError
 
 from central.aws.errors import AwsConditionFailed, aws_call
 from central.aws.expiry_item import (
@@ -36,10 +35,10 @@ from central.aws.expiry_item import (
     State,
     epoch,
 )
-from central.aws.original_table import refuse_foreign_schema
+from central.aws.expiry_table_setup import TableSetup
 from central.aws.reminders import Reminder, Reminders, is_reminder
-from central.aws.retry_marks import INDEX, INDEX_ATTRIBUTES, RetryMarks, is_mark
-from central.domain.errors import IkrError, InvalidItemError, SettingsError
+from central.aws.retry_marks import RetryMarks, is_mark
+from central.domain.errors import IkrError, InvalidItemError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,7 +66,7 @@ class AccountRecords:
     reminders: tuple[Reminder, ...] = ()
 
 
-class ExpiryTable:
+class ExpiryTable(TableSetup):
     """Every failure comes out as an `AwsError` (central.aws.errors) naming the table and the item; a
     lost conditional write as `LeaseConflict`, or as False from the destructor's writes."""
 
@@ -80,92 +79,6 @@ class ExpiryTable:
     def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
         where = f"table {self.name}" + (f" {item.where}" if item is not None else "")
         return aws_call(f"dynamodb:{operation}", where)
-
-    # -- set-up ---------------------------------------------------------------------------------
-    def create(self) -> bool:
-        """Create the table with stream and TTL; False when it was there already (TTL is ensured)."""
-        with self._call("CreateTable"):
-            return self._create()
-
-    def _create(self) -> bool:
-        created = True
-        try:
-            self._db.create_table(
-                TableName=self.name,
-                AttributeDefinitions=[
-                    {"AttributeName": "account_id", "AttributeType": "S"},
-                    {"AttributeName": "item_key", "AttributeType": "S"},
-                    *INDEX_ATTRIBUTES,
-                ],
-                KeySchema=[
-                    {"AttributeName": "account_id", "KeyType": "HASH"},
-                    {"AttributeName": "item_key", "KeyType": "RANGE"},
-                ],
-                GlobalSecondaryIndexes=[INDEX],
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceInUseException":
-                raise
-            created = False
-            # Someone else's table of that name (the original tool's) is refused before TTL is touched.
-            refuse_foreign_schema(self.name, self._db.describe_table(TableName=self.name)["Table"])
-        self._db.get_waiter("table_exists").wait(TableName=self.name)
-        if not created:
-            self._ensure_retry_index()
-        ttl = self._db.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            self._db.update_time_to_live(
-                TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-            )
-        return created
-
-    def _ensure_retry_index(self) -> None:
-        """A table made before the due-retries index gets it (DynamoDB fills it from the items)."""
-        table = self._db.describe_table(TableName=self.name)["Table"]
-        if any(index["IndexName"] == INDEX["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])):
-            return
-        self._db.update_table(
-            TableName=self.name,
-            AttributeDefinitions=INDEX_ATTRIBUTES,
-            GlobalSecondaryIndexUpdates=[
-                {
-                    "Create": {
-                        "IndexName": INDEX["IndexName"],
-                        "KeySchema": INDEX["KeySchema"],
-                        "Projection": INDEX["Projection"],
-                    }
-                }
-            ],
-        )
-
-    def _describe(self) -> dict[str, Any]:
-        with self._call("DescribeTable"):
-            try:
-                table = dict(self._db.describe_table(TableName=self.name)["Table"])
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                    raise
-                raise SettingsError(
-                    f"expiry table {self.name} does not exist here: run `ikr bootstrap`, or set "
-                    "IAM_KEY_ROTATOR_TABLE to the table of your central stack"
-                ) from None
-            except NoCredentialsError:
-                # Usually the first AWS call of a command: a setting to fix, said so (exit code 2).
-                raise SettingsError("no AWS credentials found (set AWS_PROFILE or the AWS_* variables)") from None
-        refuse_foreign_schema(self.name, table)  # every command reads the table's description first
-        return table
-
-    def check(self) -> None:
-        """Fail early, with a message saying what to do, when the table is missing."""
-        self._describe()
-
-    def stream_arn(self) -> str:
-        arn = self._describe().get("LatestStreamArn")
-        if not isinstance(arn, str) or not arn:
-            raise SettingsError(f"table {self.name} has no stream: it was not made by `ikr bootstrap`")
-        return arn
 
     # -- reading --------------------------------------------------------------------------------
     def for_account(self, account_id: str) -> list[ExpiryItem]:
@@ -204,9 +117,9 @@ class ExpiryTable:
                     if record is not None and reminders is not None:
                         reminders.append(record)
                     continue
-                if _is_tombstone(raw) or is_mark(raw):
+                if is_tombstone(raw) or is_mark(raw):
                     continue  # the destructor's record of a handled REMOVE, a retry mark: no one else's business
-                item = _valid(raw)
+                item = valid_item(raw)
                 if item is not None:
                     yield item
 
@@ -220,7 +133,7 @@ class ExpiryTable:
                 Key={"account_id": {"S": account_id}, "item_key": {"S": item_key}},
                 ConsistentRead=True,
             ).get("Item")
-        return _valid(raw) if raw else None
+        return valid_item(raw) if raw else None
 
     def begin(self, item: ExpiryItem) -> None:
         """Take the lease on a new rotation; LeaseConflict (with the item found) if the item exists."""
@@ -350,7 +263,7 @@ class ExpiryTable:
         """What is at the item's key now (a tombstone included), read consistently."""
         with self._call("GetItem", item):
             raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
-        return _valid(raw) if raw else None
+        return valid_item(raw) if raw else None
 
     def settle(self, item: ExpiryItem, suffix: str = "") -> bool:
         """Write the answer to a record only where nothing is; False when another write got there first."""
@@ -426,10 +339,10 @@ class ExpiryTable:
         )
         for page in pages:
             for raw in page["Items"]:
-                if _is_tombstone(raw):
+                if is_tombstone(raw):
                     self._drop_tombstone(raw, cutoff)
                     continue
-                item = _valid(raw)
+                item = valid_item(raw)
                 if item is not None and self._remove_swept(item, cutoff):
                     removed.append(item)
         return removed
@@ -477,57 +390,7 @@ class ExpiryTable:
         return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key + suffix}}
 
 
-class RestoreTable:
-    """`ikr restore`'s two table operations, kept apart from the rotation journal's and the destructor's."""
-
-    def __init__(self, table: ExpiryTable) -> None:
-        self._table = table
-        self._db = table._db
-
-    def retired_for_user(self, account_id: str, user_name: str) -> list[ExpiryItem]:
-        """The user's tombstones: old keys the destructor retired within the last TOMBSTONE_LIFE."""
-        name = self._table.name
-        with aws_call("dynamodb:Query", f"table {name} account {account_id} user {user_name}"):
-            pages = self._db.get_paginator("query").paginate(
-                TableName=name,
-                KeyConditionExpression="account_id = :a AND begins_with(item_key, :p)",
-                ExpressionAttributeValues={":a": {"S": account_id}, ":p": {"S": f"{user_name}#"}},
-                ConsistentRead=True,
-            )
-            raws = [raw for page in pages for raw in page["Items"] if _is_tombstone(raw)]
-        return [item for item in (_valid(raw) for raw in raws) if item is not None]
-
-    def postpone(self, item: ExpiryItem, updated: ExpiryItem) -> None:
-        """Write the restored item only if the one read is still there, unchanged in every part the
-        sweep and the destructor touch (state, expires_at, swept_at, the handling's notice claim):
-        one of them that got there first makes this a LeaseConflict, and the restore is refused."""
-        condition = "#s = :scheduled AND #e = :e"
-        values: dict[str, Any] = {":scheduled": {"S": State.SCHEDULED.value}, ":e": {"N": str(item.expires_at)}}
-        names = {"#s": "state", "#e": TTL_ATTRIBUTE}
-        if item.swept_at is None:
-            condition += " AND attribute_not_exists(swept_at)"
-        else:
-            condition += " AND swept_at = :w"
-            values[":w"] = {"N": str(item.swept_at)}
-        if item.handling is not None:
-            condition += " AND #h.#ev = :ev"
-            names.update({"#h": "handling", "#ev": "event"})
-            values[":ev"] = {"S": item.handling.event}
-        table = self._table
-        table._conditional(
-            item,
-            "PutItem",
-            lambda: self._db.put_item(
-                TableName=table.name,
-                Item=updated.to_item(),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            ),
-        )
-
-
-def _is_tombstone(raw: dict[str, Any]) -> bool:
+def is_tombstone(raw: dict[str, Any]) -> bool:
     return raw.get("state") == {"S": State.RETIRED.value}
 
 
@@ -540,7 +403,7 @@ def _answering(event: str) -> dict[str, Any]:
     }
 
 
-def _valid(raw: dict[str, Any]) -> ExpiryItem | None:
+def valid_item(raw: dict[str, Any]) -> ExpiryItem | None:
     """An item ikr can act on, or None after an error log: one bad item never stops a run."""
     try:
         return ExpiryItem.from_item(raw)

@@ -29,8 +29,9 @@ from aws_lambda_powertools import Logger
 
 from central.aws.errors import AwsNotFound
 from central.aws.expiry_item import ExpiryItem, Restored, State, epoch, from_epoch
-from central.aws.expiry_table import LeaseConflict, RestoreTable
+from central.aws.expiry_table import LeaseConflict
 from central.aws.member import MemberAccount
+from central.aws.restore_table import RestoreTable
 from central.collaborators import Services
 from central.domain.bounds import MAX_DAYS
 from central.domain.errors import IkrError, UsageError

@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from central.aws.expiry_item import ExpiryItem, State, epoch
-from central.aws.expiry_table import LeaseConflict, RestoreTable
+from central.aws.expiry_table import LeaseConflict
+from central.aws.restore_table import RestoreTable
 from central.clock import fixed_clock
 from central.domain.errors import IkrError, UsageError
 from central.notify.event_bus import build_event_notifier
