@@ -31,8 +31,8 @@ SOURCE = "ikr"
 OFF = "off"
 SCHEMA_VERSION = 1
 
-# The detail-type of each event, by the event's value: members other helpers add (exposure-handled,
-# reminder-sent) are named here already; one this table does not know gets `fallback_detail_type`.
+# The detail-type of each event, by the event's value; an `Event` member this table does not know yet
+# still publishes, under `fallback_detail_type`.
 DETAIL_TYPES: dict[str, str] = {
     "rotation-started": "IKR Rotation Started",
     "rotated": "IKR New Key Delivered",
