@@ -24,13 +24,11 @@ from typing import Any
 # of CPU at a cold start) only when pydantic is already imported, and ikr hands it no model.
 import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from central.aws import clients as aws
-from central.rotation.account_queue import AccountQueue
-from central.rotation.account_work import STOP_WITH_MS_LEFT, work_batch
-from central.settings import Settings, load_settings
+from central.invocations.account_worker import work_messages
+from central.invocations.answer import emit
+from central.settings import load_settings
 from central.startup import settle_garbage_collector
 from central.wiring import lambda_time_left, warm_services
 
@@ -45,17 +43,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         logger.error("not an SQS event; nothing done", extra={"event_type": type(event).__name__})
         return {"batchItemFailures": []}
-    settings: Settings = load_settings()
-    services = warm_services(
-        settings, purpose="rotate", time_left=lambda_time_left(context)
-    )  # built once per execution environment
-    url = settings.IKR_ACCOUNT_QUEUE_URL
-    queue = AccountQueue(aws.sqs(services.central), url) if url else None
+    services = warm_services(load_settings(), purpose="rotate", time_left=lambda_time_left(context))
     counts: Counter[str] = Counter()
     try:
-        return work_batch(
-            event, context, services, queue, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT, counts
-        )
+        return dict(work_messages(services, event, context, counts))
     finally:
-        for name, value in sorted(counts.items()):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        emit(metrics, counts)

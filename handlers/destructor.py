@@ -13,9 +13,9 @@ from typing import Any
 # of CPU at a cold start) only when pydantic is already imported, and ikr hands it no model.
 import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from central.invocations.answer import emit
 from central.retirement.destroy import DestroyContext
 from central.retirement.stream_batch import destroy_batch
 from central.settings import load_settings
@@ -41,5 +41,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return destroy_batch(event, context, ctx, counts)
     finally:
-        for name, value in sorted(counts.items()):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        emit(metrics, counts)

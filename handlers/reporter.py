@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from central.invocations.answer import emit
 from central.invocations.reporter import publish_report
 from central.settings import load_settings
 from central.startup import settle_garbage_collector
@@ -29,6 +29,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The report (`central.invocations.reporter`); its counts as metrics. It reads keys, never changes them."""
     services = warm_services(load_settings(), purpose="report", changes_keys=False, time_left=lambda_time_left(context))
     answer = publish_report(services)
-    for name, value in answer.metrics.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    emit(metrics, answer.metrics)
     return answer.body

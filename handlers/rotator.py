@@ -19,9 +19,9 @@ from typing import Any
 # function shares modules with) then skips loading its parser models at a cold start.
 import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from central.invocations.answer import emit
 from central.invocations.rotator import RETRY_EVENT, rotator_event
 from central.settings import load_settings
 from central.startup import settle_garbage_collector
@@ -39,6 +39,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Each kind of event to its use case (`central.invocations.rotator`); its counts as metrics."""
     services = warm_services(load_settings(), purpose="rotate", time_left=lambda_time_left(context))
     answer = rotator_event(services, event, context)
-    for name, value in answer.metrics.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    emit(metrics, answer.metrics)
     return answer.body
