@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from central.aws.cloudformation import CloudFormation
-from central.deploy.command import central_values
+from central.deploy.deployed_stack import central_values
 from tests.deploy.conftest import tiny_artifact
 from tests.deploy.policy_eval import Request, evaluate
 from tests.support.servers import MotoServer, env_for, ikr_command
