@@ -14,7 +14,7 @@ from central.cistores.stores import CiStores
 from central.clock import Clock
 from central.notify.admin import AdminNotifier
 from central.notify.mailers import Mailer
-from central.notify.webhook import Notifier, NullNotifier
+from central.notify.notice import Notifier, NullNotifier
 from central.settings import Settings
 
 

@@ -62,7 +62,7 @@ class AccessSettings(FromEnvironment):
     """What every command needs to reach the table and the member accounts (no mail settings)."""
 
     IAM_KEY_ROTATOR_TABLE: str = Field("ikr-expiry", min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")
-    IKR_MEMBER_ROLE_NAME: str = Field("ikr-member", pattern=r"^[\w+=,.@-]{1,64}$")
+    IKR_MEMBER_ROLE_NAME: str = Field("ikr-member", pattern=r"^[A-Za-z0-9_+=,.@-]{1,64}$")
     IKR_EXTERNAL_ID: str | None = Field(None, min_length=2, max_length=1224)
     IKR_NOW: datetime | None = None
     IKR_ALLOW_CLOCK_OVERRIDE: bool = Field(

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
-from central.cistores.http import Target, send
+from central.cistores.http import send
+from central.cistores.target import Target
 from central.domain.redaction import remember
 
 API_VERSION = "2022-11-28"

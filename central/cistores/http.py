@@ -12,15 +12,14 @@ A message names the target and the reason in ikr's words: never the API's body, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 from pydantic import SecretStr
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from central.cistores.target import Target
 from central.domain.delivery import Delivery
-from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain
 
 TIMEOUT_SECONDS = (5.0, 30.0)  # connect, read: a write waits for its answer longer than for a connection
 
@@ -33,26 +32,6 @@ _REFUSALS = {
     422: "{api} refused the request (422): the value or the target is not accepted",
     429: "{api} limited the token's rate (429); the next run tries again",
 }
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a delivery's messages name: the account and user (`who`), the target in words, the API."""
-
-    who: str
-    where: str
-    api: str  # "GitHub", "GitLab"
-    secret: str  # the setting and Secrets Manager secret the token comes from
-    kind: str  # "Actions secrets", "CI/CD variables"
-
-    def refused(self, reason: str, needs_person: bool = True) -> DeliveryError:
-        """Nothing was written. `needs_person`: the refusal waits for someone (a token, a repository, a
-        setting) rather than minutes (the API unreachable or rate limited): the retry run leaves it."""
-        kind = DeliveryRefused if needs_person else DeliveryError
-        return kind(f"{self.who}: delivery refused: cannot write the new key to {self.where}: {reason}")
-
-    def uncertain(self, reason: str) -> DeliveryUncertain:
-        return DeliveryUncertain(f"{self.who}: writing the new key to {self.where}: {reason}: it may have been written")
 
 
 class CiApi:

@@ -7,19 +7,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from central.aws.central_secrets import CentralSecrets
 from central.aws.errors import AwsError
 from central.aws.sessions import Session
-from central.cistores.github import GitHubSecrets
-from central.cistores.github_app import GitHubApp
-from central.cistores.gitlab import GitLabVariables
-from central.cistores.http import Target
+from central.cistores.target import Target
 from central.domain.delivery import Delivery, Via
 from central.domain.errors import DeliveryError
 from central.settings import Settings
+
+if TYPE_CHECKING:
+    from central.cistores.github_app import GitHubApp
 
 _SETTINGS = {Via.GITHUB: "GITHUB_TOKEN_SECRET_NAME", Via.GITLAB: "GITLAB_TOKEN_SECRET_NAME"}
 
@@ -58,6 +59,11 @@ class CiStores:
     def write(self, delivery: Delivery, key_id: str, secret: SecretStr, who: str) -> str:
         """Write the pair; the version for the owner's notice. DeliveryError if refused, DeliveryUncertain
         if it may have been written."""
+        # The HTTP clients (requests, and PyNaCl for GitHub's sealed boxes) load at the first CI
+        # delivery: a Lambda cold start of a run without CI targets never pays for them.
+        from central.cistores.github import GitHubSecrets  # noqa: PLC0415
+        from central.cistores.gitlab import GitLabVariables  # noqa: PLC0415
+
         if delivery.via is Via.GITHUB and self.github_app is not None:
             assert delivery.name is not None
             owner, repo, *_ = delivery.name.split("/")
@@ -93,6 +99,8 @@ def build_ci_stores(settings: Settings, central: Session) -> CiStores:
     }
     app = None
     if settings.GITHUB_APP_ID and settings.GITHUB_APP_PRIVATE_KEY_SECRET_NAME:
+        from central.cistores.github_app import GitHubApp  # noqa: PLC0415 - as in CiStores.write
+
         key = Token(settings.GITHUB_APP_PRIVATE_KEY_SECRET_NAME, secrets.secret)
         key_from = f"secret {key.secret_name} (GITHUB_APP_PRIVATE_KEY_SECRET_NAME)"
         app = GitHubApp(settings.GITHUB_API_URL, settings.GITHUB_APP_ID, key.get, key_from)

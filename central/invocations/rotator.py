@@ -16,17 +16,16 @@ from typing import Any, Protocol
 from central.aws import clients as aws
 from central.aws.walk_position import WalkPositions
 from central.collaborators import Services
+from central.domain.rotator_events import RESTORE_EVENT, RETRY_EVENT, ikr_kind, is_on_demand_event
 from central.invocations.answer import Answer
 from central.notify.run_notices import notify_failures, run_metrics, tell_the_run
-from central.retirement.restore import RESTORE_EVENT, restore_from_event
 from central.rotation.account_queue import AccountQueue
 from central.rotation.account_work import STOP_WITH_MS_LEFT
 from central.rotation.continuation import continuing, fan_out
-from central.rotation.on_demand_event import answer, is_on_demand_event
-from central.rotation.retry import run_retries
 from central.rotation.run import run_rotation
 
-RETRY_EVENT = "retry"  # the retry schedule's constant input: {"ikr": "retry"}
+# The use cases of the rarer events (on demand, restore, retry) are imported when such an event
+# comes: the daily run's cold start does not load them.
 
 
 class Context(Protocol):
@@ -43,9 +42,13 @@ class Context(Protocol):
 
 def rotator_event(services: Services, event: Any, context: Context) -> Answer:
     if is_on_demand_event(event):
+        from central.rotation.on_demand_event import answer  # noqa: PLC0415
+
         return Answer(answer(services, event), {"OnDemandEvents": 1})
-    kind = event.get("ikr") if isinstance(event, dict) else None
+    kind = ikr_kind(event)
     if kind == RESTORE_EVENT:
+        from central.retirement.restore import restore_from_event  # noqa: PLC0415
+
         return Answer(restore_from_event(services, event, f"lambda:{context.function_name}/{context.aws_request_id}"))
     if kind == RETRY_EVENT:
         return retry(services, context)
@@ -55,6 +58,8 @@ def rotator_event(services: Services, event: Any, context: Context) -> Answer:
 
 
 def retry(services: Services, context: Context) -> Answer:
+    from central.rotation.retry import run_retries  # noqa: PLC0415
+
     retried = run_retries(services, lambda: context.get_remaining_time_in_millis() > STOP_WITH_MS_LEFT)
     # No summary notice: the daily run sends that; each failure here has its own log line and notice.
     counts = {"RetriesHandedToDestructor": retried.swept, "RetriedAccounts": len(retried.accounts)}

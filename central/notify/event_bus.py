@@ -19,7 +19,7 @@ from central.aws import clients as aws
 from central.aws.events import EventBus
 from central.domain.errors import IkrError
 from central.domain.redaction import scrub_value
-from central.notify.webhook import Event, Notice, Notifier, NullNotifier
+from central.notify.notice import Event, Notice, Notifier, NullNotifier
 
 if TYPE_CHECKING:
     from central.aws.sessions import Session

@@ -3,7 +3,7 @@ never keeps a notice from the others (each channel logs its own failure and neve
 
 from __future__ import annotations
 
-from central.notify.webhook import Notice, Notifier, NullNotifier
+from central.notify.notice import Notice, Notifier, NullNotifier
 
 
 class FanOutNotifier(Notifier):

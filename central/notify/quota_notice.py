@@ -5,7 +5,7 @@ quota) and to the webhook, which is the channel that still works when mail does 
 from __future__ import annotations
 
 from central.notify.admin import AdminNotifier
-from central.notify.webhook import Event, Notice, Notifier
+from central.notify.notice import Event, Notice, Notifier
 
 SUBJECT = "mail quota exceeded: the rest of the run's mail is postponed"
 

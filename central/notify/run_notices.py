@@ -10,7 +10,7 @@ from __future__ import annotations
 from central.domain.results import AccountStatus, Outcome, RunResult
 from central.domain.summary import totals
 from central.notify.admin import AdminNotifier
-from central.notify.webhook import Event, Notice, Notifier
+from central.notify.notice import Event, Notice, Notifier
 
 # Outcome -> metric name; every one is emitted, zeros included, so a CloudWatch alarm sees the series.
 USER_METRICS = {

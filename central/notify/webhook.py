@@ -9,85 +9,26 @@ better, from the SSM parameter NOTIFY_WEBHOOK_URL_PARAMETER, and is never logged
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import requests
 from aws_lambda_powertools import Logger
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from central.aws.parameters import CentralParameters
 from central.domain.errors import DeliveryError
-from central.domain.model import Frozen
 from central.domain.redaction import remember
 from central.notify.mailers.base import read_secret_parameter
+from central.notify.notice import Notice, Notifier, NullNotifier
 
 if TYPE_CHECKING:
-    from central.aws.expiry_item import ExpiryItem
+    import requests
+
     from central.aws.sessions import Session
     from central.settings import Settings
 
 logger = Logger(service="ikr")
 TIMEOUT_SECONDS = 10
-
-
-class Event(StrEnum):
-    ROTATED = "rotated"
-    DELIVERY_FAILED = "delivery-failed"
-    OLD_KEY_STILL_USED = "old-key-still-used"
-    OLD_KEY_DEACTIVATED = "old-key-deactivated"
-    OLD_KEY_RETIRED = "old-key-retired"
-    RETIREMENT_POSTPONED = "retirement-postponed"
-    DESTRUCTION_GIVEN_UP = "destruction-given-up"
-    RUN_SUMMARY = "run-summary"
-    MAIL_POSTPONED = "mail-postponed"  # the mail system's daily quota is used up (central.notify.quota_notice)
-    REMINDER_SENT = "reminder-sent"  # a user was told its key will be rotated soon (central.rotation.remind)
-    EXPOSURE_HANDLED = "exposure-handled"  # AWS reported a key exposed: central.rotation.exposure
-    ROTATION_STARTED = "rotation-started"  # the journal's intent is written (state started)
-    RESTORED = "restored"  # `ikr restore`: the old key re-activated, its deletion postponed
-
-
-class Notice(Frozen):
-    event: Event
-    text: str  # one line a person reads in a chat channel
-    account_id: str | None = None
-    user: str | None = None
-    new_key_id: str | None = None
-    old_key_id: str | None = None
-    at: datetime | None = None  # when the event's consequence happens (deletion time, ...)
-    details: dict[str, Any] = Field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
-
-    @classmethod
-    def about(cls, item: ExpiryItem, event: Event, text: str, **extra: Any) -> Notice:
-        """A notice naming the account, user and keys of one rotation's expiry item."""
-        return cls(
-            event=event,
-            text=text,
-            account_id=item.account_id,
-            user=item.user_name,
-            new_key_id=item.new_key_id,
-            old_key_id=item.old_key_id,
-            **extra,
-        )
-
-
-class Notifier(ABC):
-    @abstractmethod
-    def notify(self, notice: Notice) -> bool:
-        """Hand the notice over; False (after a log line) when that failed. Never raises."""
-
-
-class NullNotifier(Notifier):
-    """No webhook configured: notices are the log lines the work writes anyway."""
-
-    def notify(self, notice: Notice) -> bool:
-        return False
 
 
 class WebhookNotifier(Notifier):
@@ -99,6 +40,10 @@ class WebhookNotifier(Notifier):
     def __init__(self, url: Callable[[], SecretStr], http: requests.Session | None = None) -> None:
         self._url_source = url
         self._url: SecretStr | None = None
+        # requests (and its charset detection) loads only when a webhook is set: a cold start without
+        # one does not pay for it.
+        import requests  # noqa: PLC0415
+
         self._http = http or requests.Session()
 
     def notify(self, notice: Notice) -> bool:
@@ -128,6 +73,8 @@ class WebhookNotifier(Notifier):
 
 def _kind(exc: Exception) -> str:
     """What went wrong, in words that never hold the URL."""
+    import requests  # noqa: PLC0415 - loaded already: a request was tried
+
     if isinstance(exc, requests.Timeout):
         return f"{type(exc).__name__}: no answer within {TIMEOUT_SECONDS} s"
     if isinstance(exc, requests.exceptions.SSLError):

@@ -36,7 +36,7 @@ from aws_lambda_powertools import Logger
 from central.aws.errors import reason_of
 from central.aws.expiry_item import KEPT_SUFFIX, ExpiryItem, State, epoch, from_epoch
 from central.domain.errors import IkrError
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.retirement import notices as retirement_notices
 from central.retirement.decide import Listing, decide, list_keys
 from central.retirement.outcome import (

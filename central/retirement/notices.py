@@ -23,7 +23,7 @@ from central.notify.mail_content import (
     switch_pending_mail,
 )
 from central.notify.mailers.base import Mailer
-from central.notify.webhook import Event, Notice, Notifier
+from central.notify.notice import Event, Notice, Notifier
 
 logger = Logger(service="ikr")
 

@@ -16,7 +16,7 @@ from central.aws.sessions import SessionBroker
 from central.collaborators import Services
 from central.notify.admin import AdminNotifier
 from central.notify.mailers.base import Mailer
-from central.notify.webhook import Notifier, NullNotifier
+from central.notify.notice import Notifier, NullNotifier
 
 logger = Logger(service="ikr")
 

@@ -36,7 +36,7 @@ from central.collaborators import Services
 from central.domain.bounds import MAX_DAYS
 from central.domain.errors import IkrError, UsageError
 from central.domain.model import AccessKey, KeyStatus
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.retirement.outcome import Destroyed
 
 logger = Logger(service="ikr")
@@ -200,7 +200,6 @@ def _tell(services: Services, item: ExpiryItem, result: RestoreResult) -> None:
 
 
 # -- the rotator Lambda's `{"ikr": "restore", ...}` event ---------------------------------------------------
-RESTORE_EVENT = "restore"
 
 
 def request_from_event(event: dict[str, Any], default_by: str) -> RestoreRequest:

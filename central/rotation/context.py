@@ -15,7 +15,7 @@ from central.clock import Clock
 from central.domain.delivery import DEFAULT_PREFIX
 from central.domain.results import Outcome, UserResult
 from central.notify.mailers.base import Mail
-from central.notify.webhook import Notifier, NullNotifier
+from central.notify.notice import Notifier, NullNotifier
 
 if TYPE_CHECKING:
     from central.aws.expiry_item import ExpiryItem

@@ -27,7 +27,7 @@ from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncert
 from central.domain.redaction import remember
 from central.domain.results import Outcome, UserResult
 from central.notify.mail_content import NewKeyNotice, StoredKeyNotice, new_key_mail, new_key_stored_mail
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.rotation.context import RotationContext, failed
 from central.rotation.lease import Lease
 from central.rotation.postpone import postpone

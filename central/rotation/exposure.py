@@ -39,7 +39,7 @@ from central.domain.model import AccessKey, IamUser, KeyStatus
 from central.domain.on_demand import EXPOSED, exposed_days
 from central.domain.results import Outcome, UserResult
 from central.domain.tags import EMAIL, TagProblem, has_email_tag, ikr_tags, parse_email
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.rotation.account import new_run_id
 from central.rotation.context import RotationContext, plain_mail
 from central.rotation.lease import JOURNAL_STATES, lease_owner

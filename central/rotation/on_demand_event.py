@@ -27,14 +27,13 @@ from central.rotation.exposure import handle_exposure
 from central.rotation.on_demand import OnDemand, OnDemandRefused, rotate_on_demand
 
 logger = Logger(service="ikr")
-ROTATE_EVENT = "rotate"
 
 
 class RotateEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt "usr" is refused, not read as "every user"
 
     ikr: str
-    account: str = Field(pattern=r"^\d{12}$")
+    account: str = Field(pattern=r"^[0-9]{12}$")
     user: str | None = Field(None, min_length=1, max_length=64)
     reason: str
 
@@ -42,10 +41,6 @@ class RotateEvent(BaseModel):
     @classmethod
     def _reason(cls, value: str) -> str:
         return check_reason(value)
-
-
-def is_on_demand_event(event: object) -> bool:
-    return is_health_event(event) or (isinstance(event, dict) and event.get("ikr") == ROTATE_EVENT)
 
 
 def answer(services: Services, event: dict[str, Any]) -> dict[str, Any]:

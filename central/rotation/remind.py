@@ -27,8 +27,8 @@ from central.aws.reminders import Reminder
 from central.domain.errors import DeliveryError, IkrError
 from central.domain.policy import Decision
 from central.domain.reminder import in_window, remind_days
+from central.notify.notice import Event, Notice
 from central.notify.reminder_mail import ReminderNotice, headline, reminder_mail
-from central.notify.webhook import Event, Notice
 from central.rotation.context import RotationContext
 
 logger = Logger(service="ikr")

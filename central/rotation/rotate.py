@@ -34,7 +34,7 @@ from central.domain.errors import SecretStoreError
 from central.domain.model import AccessKey
 from central.domain.policy import Decision
 from central.domain.results import UserResult
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.rotation.context import DEFAULT_LEASE_MINUTES, RotationContext, failed
 from central.rotation.deliver import Deliver
 from central.rotation.lease import JOURNAL_STATES, Lease, in_progress_detail, lease_expired, lease_owner

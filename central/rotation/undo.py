@@ -21,7 +21,7 @@ from central.clock import system_clock
 from central.domain.errors import DeliveryError, IkrError
 from central.domain.model import AccessKey, KeyStatus
 from central.domain.results import UserResult
-from central.notify.webhook import Event, Notice
+from central.notify.notice import Event, Notice
 from central.rotation.context import RotationContext, failed, plain_mail
 from central.rotation.lease import Lease
 from central.rotation.postpone import postpone

@@ -25,10 +25,11 @@ from pydantic import SecretStr
 from central.aws import clients as aws
 from central.aws.ses import SesSender
 from central.domain.errors import DeliveryError, DeliveryUncertain
-from central.notify.mailers import MailgunMailer, SesMailer, SmtpMailer, build_mailer
+from central.notify.mailers import SesMailer, SmtpMailer, build_mailer
 from central.notify.mailers import mailgun as mailgun_module
 from central.notify.mailers import smtp as smtp_module
 from central.notify.mailers.base import Mail
+from central.notify.mailers.mailgun import MailgunMailer
 from central.settings import Settings, SmtpProtocol
 from tests.integration.faults import _Body
 from tests.support.servers import (

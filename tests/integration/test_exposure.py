@@ -18,7 +18,7 @@ import pytest
 from central.aws.expiry_item import ExpiryItem, State, epoch, from_epoch
 from central.aws.stream_pump import LocalLambdaContext
 from central.domain.exposure import parse_exposure
-from central.notify.webhook import Event, Notice, Notifier
+from central.notify.notice import Event, Notice, Notifier
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.exposure import ExposureNotFinished, Handled, handle_exposure
 from central.rotation.on_demand import OnDemand, rotate_on_demand

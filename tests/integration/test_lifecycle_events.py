@@ -18,7 +18,7 @@ from central.clock import fixed_clock
 from central.domain.results import Outcome
 from central.notify.event_bus import EventBridgeNotifier, build_event_notifier
 from central.notify.fan_out import fan_out
-from central.notify.webhook import Event, Notice, NullNotifier
+from central.notify.notice import Event, Notice, NullNotifier
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.run import run_rotation
 from tests.integration.conftest import Harness, make_harness

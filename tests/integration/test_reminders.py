@@ -20,7 +20,7 @@ from central.aws.reminders import Reminder, is_reminder
 from central.aws.stream_pump import LocalLambdaContext
 from central.clock import fixed_clock
 from central.domain.results import Outcome
-from central.notify.webhook import Event, Notice, Notifier
+from central.notify.notice import Event, Notice, Notifier
 from central.report.collect import Reading, collect_report
 from central.report.render_html import render_html
 from central.report.render_text import render_csv, render_table

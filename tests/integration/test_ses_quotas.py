@@ -28,8 +28,8 @@ from central.domain.results import Outcome
 from central.domain.scope import resolve
 from central.notify.mailers.quota import QuotaGuard
 from central.notify.mailers.ses import SesMailer
+from central.notify.notice import Event, Notice, Notifier
 from central.notify.quota_notice import SUBJECT, tell_mail_postponed
-from central.notify.webhook import Event, Notice, Notifier
 from central.rotation.account_queue import AccountMessage
 from central.rotation.run import AccountWork, run_rotation
 from handlers import account_worker

@@ -8,7 +8,7 @@ from typing import Any
 from central.domain import redaction
 from central.notify.event_bus import DETAIL_TYPES, detail_type, event_detail, fallback_detail_type
 from central.notify.fan_out import FanOutNotifier, fan_out
-from central.notify.webhook import Event, Notice, Notifier, NullNotifier
+from central.notify.notice import Event, Notice, Notifier, NullNotifier
 
 NOW = datetime(2027, 3, 11, 12, 0, tzinfo=UTC)
 

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 
 from central.aws.ses import SesSender
 from central.domain.errors import DeliveryError
-from central.notify.mailers import Mail, MailgunMailer, SesMailer, SmtpMailer, build_mailer
+from central.notify.mailers import Mail, SesMailer, SmtpMailer, build_mailer
+from central.notify.mailers.mailgun import MailgunMailer
 from central.settings import Settings, SmtpProtocol
 
 PASSWORD = "s3cret-smtp-pa55"

@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from central.domain.errors import DeliveryError
-from central.notify.webhook import Event, Notice, NullNotifier, WebhookNotifier
+from central.notify.notice import Event, Notice, NullNotifier
+from central.notify.webhook import WebhookNotifier
 from tests.support.servers import WebhookSink, free_port
 
 NOTICE = Notice(

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from central.cli.progress import Progress
 from central.domain.results import AccountResult, AccountStatus, Outcome, RunResult, UserResult
 from central.notify.admin import AdminNotifier
+from central.notify.notice import Event, Notice, Notifier
 from central.notify.run_notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics, tell_the_run
-from central.notify.webhook import Event, Notice, Notifier
 from central.report.rows import AccountRow, AccountState
 from tests.unit.test_admin_notice import Box
 

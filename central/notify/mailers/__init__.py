@@ -8,7 +8,6 @@ from central.aws import clients as aws
 from central.aws.parameters import CentralParameters
 from central.aws.ses import SesSender, TimeLeft, no_deadline
 from central.notify.mailers.base import Mail, Mailer, read_secret_parameter
-from central.notify.mailers.mailgun import MailgunMailer
 from central.notify.mailers.ses import SesMailer
 from central.notify.mailers.smtp import SmtpMailer
 from central.settings import MailClient, Settings
@@ -16,7 +15,8 @@ from central.settings import MailClient, Settings
 if TYPE_CHECKING:
     from central.aws.sessions import Session
 
-__all__ = ["Mail", "Mailer", "MailgunMailer", "SesMailer", "SmtpMailer", "build_mailer"]
+# MailgunMailer is in `central.notify.mailers.mailgun`: it loads requests, so only a Mailgun set-up imports it.
+__all__ = ["Mail", "Mailer", "SesMailer", "SmtpMailer", "build_mailer"]
 
 
 def build_mailer(settings: Settings, central: Session, time_left: TimeLeft = no_deadline) -> Mailer:
@@ -27,6 +27,8 @@ def build_mailer(settings: Settings, central: Session, time_left: TimeLeft = no_
         return SesMailer(SesSender(aws.ses(central), time_left), sender)
     parameters = CentralParameters(central)
     if settings.MAIL_CLIENT is MailClient.MAILGUN:
+        from central.notify.mailers.mailgun import MailgunMailer  # noqa: PLC0415 - see __all__
+
         assert settings.MAILGUN_API_URL  # the settings model checks both
         assert settings.MAILGUN_API_KEY_NAME
         key_name = settings.MAILGUN_API_KEY_NAME
