@@ -43,12 +43,14 @@ def test_every_entry_point_settles_the_collector_at_start(start: str):
 
 # What a cold start must not pay for: pydantic-settings (gone: `central.settings.FromEnvironment`),
 # Powertools' parser models, which its batch utility loads only when pydantic came first, and the
-# HTTP clients of channels a set-up may not have (a webhook, Mailgun, CI targets: requests, PyNaCl).
+# HTTP clients of channels a set-up may not have (a webhook, Mailgun, CI targets: requests, PyNaCl),
+# and cryptography, which the first encryption loads (central.domain.crypto).
 NEVER_LOADED = (
     "pydantic_settings",
     "aws_lambda_powertools.utilities.parser",
     "requests",
     "nacl",
+    "cryptography",
     "central.cistores.http",
     "central.notify.mailers.mailgun",
 )
