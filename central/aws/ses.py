@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 from botocore.parsers import ResponseParserError
 
 from central.aws.errors import THROTTLING_CODES, translate
-from central.domain.errors import DeliveryError, DeliveryUncertain, MailQuotaExceeded
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain, MailQuotaExceeded
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
@@ -149,7 +149,11 @@ class SesSender:
                     f"SES refused the mail to {to}: {failure.reason} (not retried: the next back-off would outlast "
                     "the time the invocation has left)"
                 ) from None
-            raise DeliveryError(f"SES refused the mail to {to}: {failure.reason}") from None
+            # Throttled past the retries: minutes mend it. Anything else (MessageRejected for an unverified
+            # address in the sandbox, an unverified MAIL FROM domain, sending paused, access denied) waits
+            # for a person: the retry run leaves it to the daily run.
+            kind = DeliveryError if failure.retryable else DeliveryRefused
+            raise kind(f"SES refused the mail to {to}: {failure.reason}") from None
         except (BotoCoreError, ResponseParserError) as exc:
             if isinstance(exc, _ANSWER_LOST) or attempts.uncertain:
                 raise DeliveryUncertain(

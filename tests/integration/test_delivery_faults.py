@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from central.aws import clients as aws
 from central.aws.ses import SesSender
-from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain
 from central.notify.mailers import SesMailer, SmtpMailer, build_mailer
 from central.notify.mailers import mailgun as mailgun_module
 from central.notify.mailers import smtp as smtp_module
@@ -52,7 +52,9 @@ MAIL = Mail(
 )
 API_KEY = "key-faults-0123456789abcdef"
 
-DELIVERED, REFUSED, UNCERTAIN = "delivered", "refused", "uncertain"
+# REFUSED: nothing went, and minutes may mend it (the retry run tries again); REFUSED_FOR_GOOD: nothing
+# went and only a person mends it (DeliveryRefused: the retry run leaves it to the daily run).
+DELIVERED, REFUSED, REFUSED_FOR_GOOD, UNCERTAIN = "delivered", "refused", "refused for good", "uncertain"
 
 
 def outcome(send: Any) -> tuple[str, str]:
@@ -61,6 +63,8 @@ def outcome(send: Any) -> tuple[str, str]:
         send()
     except DeliveryUncertain as exc:
         return UNCERTAIN, str(exc)
+    except DeliveryRefused as exc:
+        return REFUSED_FOR_GOOD, str(exc)
     except DeliveryError as exc:
         return REFUSED, str(exc)
     return DELIVERED, ""
@@ -79,23 +83,23 @@ def short_smtp_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 SMTP_CASES = [
     # (stage, server's behaviour, outcome)
     ("banner", "421 4.3.2 too busy", REFUSED),
-    ("banner", "554 5.7.1 no service for you", REFUSED),
+    ("banner", "554 5.7.1 no service for you", REFUSED_FOR_GOOD),
     ("banner", DROP, REFUSED),
     ("ehlo", "421 4.3.2 closing", REFUSED),
-    ("ehlo", "550 5.5.1 no hello", REFUSED),
+    ("ehlo", "550 5.5.1 no hello", REFUSED_FOR_GOOD),
     ("ehlo", DROP, REFUSED),
     ("mail", "451 4.3.0 try later", REFUSED),
-    ("mail", "553 5.1.8 sender refused", REFUSED),
+    ("mail", "553 5.1.8 sender refused", REFUSED_FOR_GOOD),
     ("mail", DROP, REFUSED),
     ("rcpt", "450 4.2.1 mailbox busy", REFUSED),
-    ("rcpt", "550 5.1.1 no such user", REFUSED),
+    ("rcpt", "550 5.1.1 no such user", REFUSED_FOR_GOOD),
     ("rcpt", DROP, REFUSED),
     ("data", "451 4.3.0 not now", REFUSED),
-    ("data", "554 5.5.1 no valid recipients", REFUSED),
+    ("data", "554 5.5.1 no valid recipients", REFUSED_FOR_GOOD),
     ("data", DROP, REFUSED),
     ("end", "451 4.3.0 queue full", REFUSED),
-    ("end", "554 5.7.1 refused by policy", REFUSED),
-    ("end", QUOTE, REFUSED),
+    ("end", "554 5.7.1 refused by policy", REFUSED_FOR_GOOD),
+    ("end", QUOTE, REFUSED_FOR_GOOD),  # a 554
     ("end", DROP, UNCERTAIN),  # the whole message was sent: the relay may have it
     ("end", HANG, UNCERTAIN),  # ... and the answer never came (time-out)
     ("quit", DROP, DELIVERED),  # 250 for the message, then the connection fails: delivered
@@ -116,7 +120,7 @@ def test_smtp_fault_at_each_stage(stage: str, behaviour: str, expected: str):
     else:
         assert server.accepted == []
         assert "alice@example.com" in text
-    if stage == "end" and expected == REFUSED:
+    if stage == "end" and expected in (REFUSED, REFUSED_FOR_GOOD):
         assert server.received, "the relay read the message before it refused it"
     if behaviour[:1] in ("4", "5") and expected != DELIVERED:
         assert behaviour[:3] in text  # the relay's code is repeated
@@ -151,7 +155,7 @@ def test_a_relay_quoting_the_message_in_its_refusal_does_not_repeat_the_secret()
     with FaultySmtpServer({"end": QUOTE}) as server:
         result, text = outcome(lambda: smtp(server.port).send(MAIL))
 
-    assert result == REFUSED
+    assert result == REFUSED_FOR_GOOD  # a 554
     assert SECRET in server.received[0].decode()  # the relay did quote it...
     assert "554" in text
     assert SECRET not in text  # ...and ikr did not repeat it
@@ -165,7 +169,7 @@ def test_a_relay_quoting_an_encoded_message_is_cut_too():
     with FaultySmtpServer({"end": QUOTE}) as server:
         result, text = outcome(lambda: smtp(server.port).send(mail))
 
-    assert result == REFUSED
+    assert result == REFUSED_FOR_GOOD  # a 554
     assert "x9Yq/Kp+Zw" not in text
 
 
@@ -267,12 +271,12 @@ SES_CASES = [
     (["closed"], UNCERTAIN, True),
     (["500"], UNCERTAIN, False),  # a 5xx after the retries: SES may have acted
     (["503"], UNCERTAIN, False),
-    (["400"], REFUSED, False),  # MessageRejected
+    (["400"], REFUSED_FOR_GOOD, False),  # MessageRejected: an unverified address waits for a person
     (["refuse-connect"], REFUSED, False),  # never connected
     (["connect-timeout"], REFUSED, False),
     (["after", "400"], UNCERTAIN, True),  # an earlier attempt may have sent it: the later 400 does not undo that
     (["after", "pass"], DELIVERED, True),
-    (["refuse-connect", "400"], REFUSED, False),
+    (["refuse-connect", "400"], REFUSED_FOR_GOOD, False),
 ]
 
 
@@ -316,7 +320,17 @@ def mailgun(url: str) -> MailgunMailer:
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(200, DELIVERED), (500, UNCERTAIN), (502, UNCERTAIN), (503, UNCERTAIN), (400, REFUSED), (401, REFUSED)],
+    [
+        (200, DELIVERED),
+        (500, UNCERTAIN),
+        (502, UNCERTAIN),
+        (503, UNCERTAIN),
+        (400, REFUSED_FOR_GOOD),
+        (401, REFUSED_FOR_GOOD),  # a wrong API key
+        (403, REFUSED_FOR_GOOD),  # the domain not verified
+        (408, REFUSED),
+        (429, REFUSED),  # rate limited: minutes mend it
+    ],
 )
 def test_mailgun_http_status(status: int, expected: str):
     with MailgunStandIn(api_key=API_KEY, status=status) as stand_in:
@@ -423,7 +437,7 @@ def test_no_mailer_is_handed_a_non_ascii_local_part():
 
 
 # -- key stores (IKR:DELIVERY) ---------------------------------------------------------------------
-@pytest.mark.parametrize(("status", "expected"), [(500, UNCERTAIN), (400, REFUSED)])
+@pytest.mark.parametrize(("status", "expected"), [(500, UNCERTAIN), (400, REFUSED_FOR_GOOD)])
 def test_a_key_store_write_answered_with_an_error(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch, status: int, expected: str
 ):

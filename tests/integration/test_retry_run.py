@@ -16,7 +16,7 @@ from central.aws.expiry_table import ExpiryTable
 from central.aws.retry_marks import MARK_KEY
 from central.aws.stream_pump import Checkpoint, pump
 from central.clock import fixed_clock
-from central.domain.errors import DeliveryUncertain, SettingsError
+from central.domain.errors import DeliveryRefused, DeliveryUncertain, SettingsError
 from central.domain.results import AccountResult, Outcome
 from central.notify.mailers.base import Mail
 from central.retirement.destroy import Destroyed, destroy
@@ -114,6 +114,28 @@ def test_a_user_whose_mail_failed_is_rotated_by_the_retry_run_after_retry_after_
     # Done: the marks are gone, so the next retry run finds nothing.
     assert not [raw for raw in raw_items(central) if raw["item_key"] == {"S": MARK_KEY}]
     assert run_retries(harness.services).accounts == []
+
+
+class RefusingForGood(RecordingMailer):
+    """A mail system that refuses every address for a reason only a person mends (SES's MessageRejected
+    for an unverified address, SMTP's 550, Mailgun's 401)."""
+
+    def send(self, mail: Mail) -> None:
+        raise DeliveryRefused(f"SES refused the mail to {mail.to}: MessageRejected: Email address is not verified")
+
+
+def test_a_mail_refused_for_good_waits_for_the_daily_run_not_the_retry_run(central: boto3.Session):
+    harness = clean_harness(central)
+    before = key_ids(harness, "prod", "alice")
+    harness.services.mailer = RefusingForGood()
+
+    first = run_rotation(harness.services)
+
+    assert users(first.accounts, Outcome.FAILED) == ["alice", "dave", "olga"]
+    assert key_ids(harness, "prod", "alice") == before  # the new key removed again, the old one kept
+    assert not [raw for raw in raw_items(central) if raw["item_key"] == {"S": MARK_KEY}]  # no retry marks
+    at(harness, LATER + RETRY)
+    assert run_retries(harness.services).accounts == []  # nothing for the retry run: no key made for nothing
 
 
 class UncertainOnce(RecordingMailer):

@@ -33,7 +33,7 @@ from central.aws.lambda_account import LambdaAccount
 from central.aws.parameters import CentralParameters
 from central.aws.s3 import Bucket
 from central.aws.ses import SesSender
-from central.domain.errors import DeliveryError, DeliveryUncertain, IkrError, SettingsError
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain, IkrError, SettingsError
 
 ACCOUNT = "111122223333"
 
@@ -212,9 +212,9 @@ def test_an_answer_not_in_aws_format_is_an_aws_error_naming_the_call(session):
 @pytest.mark.parametrize(
     ("code", "status", "kind", "words"),
     [
-        ("MessageRejected", 400, DeliveryError, "SES refused the mail to alice@example.com: MessageRejected"),
+        ("MessageRejected", 400, DeliveryRefused, "SES refused the mail to alice@example.com: MessageRejected"),
         ("Throttling", 400, DeliveryError, "SES refused the mail to alice@example.com: Throttling"),
-        ("AccessDenied", 403, DeliveryError, "SES refused the mail to alice@example.com"),
+        ("AccessDenied", 403, DeliveryRefused, "SES refused the mail to alice@example.com"),
         ("InternalFailure", 500, DeliveryUncertain, "SES failed on the mail to alice@example.com after taking"),
         ("ServiceUnavailable", 503, DeliveryUncertain, "it may have been sent"),
     ],

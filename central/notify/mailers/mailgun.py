@@ -13,11 +13,14 @@ import requests
 from pydantic import SecretStr
 from urllib3.exceptions import MaxRetryError
 
-from central.domain.errors import DeliveryError, DeliveryUncertain
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain
 from central.domain.redaction import remember, scrub
 from central.notify.mailers.base import Mail, Mailer
 
 TIMEOUT_SECONDS = 20
+
+
+_TRANSIENT = frozenset({408, 429})  # a time-out, a rate limit: the retry run tries again
 
 
 class MailgunMailer(Mailer):
@@ -65,7 +68,9 @@ class MailgunMailer(Mailer):
                 "it may have been sent"
             )
         if not 200 <= status < 300:
-            raise DeliveryError(f"Mailgun refused the mail to {mail.to}: HTTP {status} {reason}")
+            # A bad key, an unverified domain, a refused address: a person mends those, not minutes.
+            kind = DeliveryError if status in _TRANSIENT else DeliveryRefused
+            raise kind(f"Mailgun refused the mail to {mail.to}: HTTP {status} {reason}")
 
 
 def _answer_lost(exc: requests.RequestException) -> bool:

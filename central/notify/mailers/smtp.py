@@ -27,7 +27,7 @@ from email.utils import parseaddr
 
 from pydantic import SecretStr
 
-from central.domain.errors import DeliveryError, DeliveryUncertain, MailQuotaExceeded
+from central.domain.errors import DeliveryError, DeliveryRefused, DeliveryUncertain, MailQuotaExceeded
 from central.notify.mailers.base import Mail, Mailer
 from central.settings import SmtpProtocol
 
@@ -70,7 +70,7 @@ class SmtpMailer(Mailer):
         try:
             smtp = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{refused}: {type(exc).__name__}: {quoted.describe(exc)}") from None
+            raise _failure(exc)(f"{refused}: {type(exc).__name__}: {quoted.describe(exc)}") from None
         delivered = False
         try:
             self._log_in(smtp)
@@ -81,15 +81,16 @@ class SmtpMailer(Mailer):
                 return
             if 400 <= code < 600:
                 _check_quota(refused, code, reply)
-                raise DeliveryError(f"{refused}: the relay refused it after the message: {code} {quoted(reply)}")
+                raise _refusal(code)(f"{refused}: the relay refused it after the message: {code} {quoted(reply)}")
             raise DeliveryUncertain(
                 f"{self._server} answered {code} {quoted(reply)} after the message to {mail.to}: it may have been "
                 "accepted"
             )
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"{self._server} refused the login of {self._user}: {exc.smtp_code}") from None
+            refusal = _refusal(exc.smtp_code)  # 535: the credentials are wrong; 454: try again later
+            raise refusal(f"{self._server} refused the login of {self._user}: {exc.smtp_code}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{refused}: {type(exc).__name__}: {quoted.describe(exc)}") from None
+            raise _failure(exc)(f"{refused}: {type(exc).__name__}: {quoted.describe(exc)}") from None
         finally:
             _close(smtp, polite=delivered)
 
@@ -126,10 +127,10 @@ class SmtpMailer(Mailer):
     def _envelope(self, smtp: smtplib.SMTP, to: str, refused: str, quoted: _Quoted) -> None:
         code, reply = smtp.mail(self._envelope_sender)
         if code != 250:
-            raise DeliveryError(f"{refused}: MAIL FROM refused: {code} {quoted(reply)}")
+            raise _refusal(code)(f"{refused}: MAIL FROM refused: {code} {quoted(reply)}")
         code, reply = smtp.rcpt(to)
         if code not in (250, 251):
-            raise DeliveryError(f"{refused}: recipient refused: {code} {quoted(reply)}")
+            raise _refusal(code)(f"{refused}: recipient refused: {code} {quoted(reply)}")
 
     def _data(self, smtp: smtplib.SMTP, payload: bytes, to: str, refused: str, quoted: _Quoted) -> tuple[int, bytes]:
         """smtplib's `data`, split where the answer starts to matter: after the terminating dot."""
@@ -137,7 +138,7 @@ class SmtpMailer(Mailer):
         code, reply = smtp.getreply()
         if code != 354:
             _check_quota(refused, code, reply)
-            raise DeliveryError(f"{refused}: DATA refused: {code} {quoted(reply)}")
+            raise _refusal(code)(f"{refused}: DATA refused: {code} {quoted(reply)}")
         body = _LEADING_DOT.sub(b"..", payload)
         if not body.endswith(_CRLF):
             body += _CRLF
@@ -149,6 +150,19 @@ class SmtpMailer(Mailer):
                 f"{self._server} lost the connection after the whole message to {to} was sent "
                 f"({type(exc).__name__}): it may have been accepted"
             ) from None
+
+
+def _refusal(code: int) -> type[DeliveryError]:
+    """RFC 5321: a 5yz reply is permanent (an unknown or unverified address, a login the server will
+    never take, a message it will not carry): only a person mends it, so the retry run leaves it to
+    the daily run. A 4yz reply (and anything else) is transient: the retry run tries again."""
+    return DeliveryRefused if 500 <= code < 600 else DeliveryError
+
+
+def _failure(exc: BaseException) -> type[DeliveryError]:
+    """A reply smtplib raised (a greeting, HELO or login refused) by its code; no reply at all (a
+    connection refused, lost or timed out) is transient."""
+    return _refusal(exc.smtp_code) if isinstance(exc, smtplib.SMTPResponseException) else DeliveryError
 
 
 def _check_quota(refused: str, code: int, reply: bytes | str) -> None:
