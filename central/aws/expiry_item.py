@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
@@ -32,6 +33,8 @@ RETRY_QUEUE = "due"
 # The destructor's outcome for a failed attempt put back RETRY_AFTER_MINS later
 # (`central.retirement.outcome.Destroyed.RETRY`).
 RETRY_OUTCOME = "retry-scheduled"
+
+logger = Logger(service="ikr")
 
 
 class State(StrEnum):
@@ -273,3 +276,16 @@ def pending_old_keys(items: Iterable[ExpiryItem], now: datetime) -> dict[str, li
                 )
             )
     return pending
+
+
+def is_tombstone(raw: dict[str, Any]) -> bool:
+    return raw.get("state") == {"S": State.RETIRED.value}
+
+
+def valid_item(raw: dict[str, Any]) -> ExpiryItem | None:
+    """An item ikr can act on, or None after an error log: one bad item never stops a run."""
+    try:
+        return ExpiryItem.from_item(raw)
+    except InvalidItemError as exc:
+        logger.error("expiry item ignored", extra={"reason": str(exc)})
+        return None

@@ -19,31 +19,22 @@ only finishes what is left; readers of the table never see tombstones (`for_acco
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-
 from central.aws.errors import AwsConditionFailed, aws_call
-from central.aws.expiry_item import (
-    TTL_ATTRIBUTE,
-    ExpiryItem,
-    State,
-    epoch,
-)
+from central.aws.expiry_answers import TableAnswers
+from central.aws.expiry_item import TTL_ATTRIBUTE, ExpiryItem, is_tombstone, valid_item
+from central.aws.expiry_sweep import TableSweep
 from central.aws.expiry_table_setup import TableSetup
 from central.aws.reminders import Reminder, Reminders, is_reminder
 from central.aws.retry_marks import RetryMarks, is_mark
-from central.domain.errors import IkrError, InvalidItemError
+from central.domain.errors import IkrError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-logger = Logger(service="ikr")
 
 
 class LeaseConflict(IkrError):
@@ -66,7 +57,7 @@ class AccountRecords:
     reminders: tuple[Reminder, ...] = ()
 
 
-class ExpiryTable(TableSetup):
+class ExpiryTable(TableSetup, TableAnswers, TableSweep):
     """Every failure comes out as an `AwsError` (central.aws.errors) naming the table and the item; a
     lost conditional write as `LeaseConflict`, or as False from the destructor's writes."""
 
@@ -258,155 +249,5 @@ class ExpiryTable(TableSetup):
         with self._call("PutItem", item):
             self._db.put_item(TableName=self.name, Item=item.to_item())
 
-    # -- the destructor's answers to stream records ---------------------------------------------
-    def handled(self, item: ExpiryItem, suffix: str = "") -> ExpiryItem | None:
-        """What is at the item's key now (a tombstone included), read consistently."""
-        with self._call("GetItem", item):
-            raw = self._db.get_item(TableName=self.name, Key=self._key(item, suffix), ConsistentRead=True).get("Item")
-        return valid_item(raw) if raw else None
-
-    def settle(self, item: ExpiryItem, suffix: str = "") -> bool:
-        """Write the answer to a record only where nothing is; False when another write got there first."""
-        record = item.to_item()
-        record["item_key"] = {"S": item.item_key + suffix}
-        try:
-            with self._call("PutItem", item):
-                self._db.put_item(
-                    TableName=self.name, Item=record, ConditionExpression="attribute_not_exists(item_key)"
-                )
-        except AwsConditionFailed:
-            return False
-        return True
-
-    def resettle(self, item: ExpiryItem, event: str) -> bool:
-        """Replace this record's answer (a retry after a failed key change); False if it is not there."""
-        try:
-            with self._call("PutItem", item):
-                self._db.put_item(TableName=self.name, Item=item.to_item(), **_answering(event))
-        except AwsConditionFailed:
-            return False
-        return True
-
-    def unsettle(self, item: ExpiryItem, event: str, suffix: str = "") -> None:
-        """Take back this record's answer (the key stays after all); someone else's write is left."""
-        with contextlib.suppress(AwsConditionFailed), self._call("DeleteItem", item):
-            self._db.delete_item(TableName=self.name, Key=self._key(item, suffix), **_answering(event))
-
-    def claim_notices(self, item: ExpiryItem, event: str, now: datetime, suffix: str = "") -> bool:
-        """The one handling of a record that tells people: True for the first caller only."""
-        answering = _answering(event)
-        try:
-            with self._call("UpdateItem", item):
-                self._db.update_item(
-                    TableName=self.name,
-                    Key=self._key(item, suffix),
-                    UpdateExpression="SET #h.#n = :now",
-                    ConditionExpression=f"{answering['ConditionExpression']} AND attribute_not_exists(#h.#n)",
-                    ExpressionAttributeNames={**answering["ExpressionAttributeNames"], "#n": "noticed_at"},
-                    ExpressionAttributeValues={
-                        **answering["ExpressionAttributeValues"],
-                        ":now": {"N": str(epoch(now))},
-                    },
-                )
-        except AwsConditionFailed:
-            return False
-        return True
-
-    # -- expiry ---------------------------------------------------------------------------------
-    def sweep(self, now: datetime) -> list[ExpiryItem]:
-        """Remove scheduled items whose time has passed, as TTL would (TTL may lag by days).
-
-        The removal time is written first, so a destructor with another clock still sees the item
-        as expired when the sweep ran. Tombstones past their time go too (not returned: nothing
-        is left to do for them; the destructor ignores their removal).
-        """
-        with self._call("Scan"):
-            return self._sweep(epoch(now))
-
-    def _sweep(self, cutoff: int) -> list[ExpiryItem]:
-        removed: list[ExpiryItem] = []
-        paginator = self._db.get_paginator("scan")
-        pages = paginator.paginate(
-            TableName=self.name,
-            FilterExpression="(#s = :scheduled OR #s = :retired) AND #e <= :now",
-            ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
-            ExpressionAttributeValues={
-                ":scheduled": {"S": State.SCHEDULED.value},
-                ":retired": {"S": State.RETIRED.value},
-                ":now": {"N": str(cutoff)},
-            },
-            ConsistentRead=True,
-        )
-        for page in pages:
-            for raw in page["Items"]:
-                if is_tombstone(raw):
-                    self._drop_tombstone(raw, cutoff)
-                    continue
-                item = valid_item(raw)
-                if item is not None and self._remove_swept(item, cutoff):
-                    removed.append(item)
-        return removed
-
-    def remove_expired(self, item: ExpiryItem, now: datetime) -> bool:
-        """Remove one scheduled item whose time has passed, as the sweep does (the retry run's way of
-        handing a due retry to the destructor); False when TTL or another run got there first."""
-        return self._remove_swept(item, epoch(now))
-
-    def _remove_swept(self, item: ExpiryItem, cutoff: int) -> bool:
-        try:
-            with self._call("UpdateItem", item):
-                self._mark_and_remove(item, cutoff)
-        except AwsConditionFailed:
-            return False  # TTL or another run removed or changed it first
-        return True
-
-    def _mark_and_remove(self, item: ExpiryItem, cutoff: int) -> None:
-        self._db.update_item(
-            TableName=self.name,
-            Key=self._key(item),
-            UpdateExpression="SET swept_at = :now",
-            ConditionExpression="#s = :scheduled AND #e <= :now",
-            ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":scheduled": {"S": State.SCHEDULED.value}, ":now": {"N": str(cutoff)}},
-        )
-        self._db.delete_item(
-            TableName=self.name,
-            Key=self._key(item),
-            ConditionExpression="swept_at = :now",
-            ExpressionAttributeValues={":now": {"N": str(cutoff)}},
-        )
-
-    def _drop_tombstone(self, raw: dict[str, Any], cutoff: int) -> None:
-        with contextlib.suppress(AwsConditionFailed), aws_call("dynamodb:DeleteItem", f"table {self.name} tombstone"):
-            self._db.delete_item(
-                TableName=self.name,
-                Key={"account_id": raw["account_id"], "item_key": raw["item_key"]},
-                ConditionExpression="#s = :retired AND #e <= :now",
-                ExpressionAttributeNames={"#s": "state", "#e": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":retired": {"S": State.RETIRED.value}, ":now": {"N": str(cutoff)}},
-            )
-
     def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
         return {"account_id": {"S": item.account_id}, "item_key": {"S": item.item_key + suffix}}
-
-
-def is_tombstone(raw: dict[str, Any]) -> bool:
-    return raw.get("state") == {"S": State.RETIRED.value}
-
-
-def _answering(event: str) -> dict[str, Any]:
-    """The condition that the item at the key is the answer to the stream record `event`."""
-    return {
-        "ConditionExpression": "#h.#ev = :event",
-        "ExpressionAttributeNames": {"#h": "handling", "#ev": "event"},
-        "ExpressionAttributeValues": {":event": {"S": event}},
-    }
-
-
-def valid_item(raw: dict[str, Any]) -> ExpiryItem | None:
-    """An item ikr can act on, or None after an error log: one bad item never stops a run."""
-    try:
-        return ExpiryItem.from_item(raw)
-    except InvalidItemError as exc:
-        logger.error("expiry item ignored", extra={"reason": str(exc)})
-        return None

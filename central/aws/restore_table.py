@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from central.aws.errors import aws_call
-from central.aws.expiry_item import TTL_ATTRIBUTE, ExpiryItem, State
-from central.aws.expiry_table import ExpiryTable, is_tombstone, valid_item
+from central.aws.expiry_item import TTL_ATTRIBUTE, ExpiryItem, State, is_tombstone, valid_item
+from central.aws.expiry_table import ExpiryTable
 
 
 class RestoreTable:
