@@ -9,31 +9,16 @@ written only where nothing is (`settle`), replaced or taken back only while it i
 from __future__ import annotations
 
 import contextlib
-from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from central.aws.errors import AwsConditionFailed
 from central.aws.expiry_item import ExpiryItem, epoch, valid_item
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from central.aws.expiry_table_part import TablePart
 
 
-class TableAnswers(ABC):
+class TableAnswers(TablePart):
     """What `ExpiryTable` writes for the destructor: its answers to stream records."""
-
-    _db: DynamoDBClient
-    name: str
-
-    @abstractmethod
-    def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
-        """One DynamoDB call, its failures translated and named by table (and item)."""
-
-    @abstractmethod
-    def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
-        """The item's key in DynamoDB's form (`suffix`: a tombstone's kept twin)."""
 
     def handled(self, item: ExpiryItem, suffix: str = "") -> ExpiryItem | None:
         """What is at the item's key now (a tombstone included), read consistently."""

@@ -6,31 +6,16 @@ dropped on the way. The retry run hands a due retry to the destructor the same w
 from __future__ import annotations
 
 import contextlib
-from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from central.aws.errors import AwsConditionFailed, aws_call
 from central.aws.expiry_item import TTL_ATTRIBUTE, ExpiryItem, State, epoch, is_tombstone, valid_item
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from central.aws.expiry_table_part import TablePart
 
 
-class TableSweep(ABC):
+class TableSweep(TablePart):
     """What `ExpiryTable` removes when its time has passed."""
-
-    _db: DynamoDBClient
-    name: str
-
-    @abstractmethod
-    def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
-        """One DynamoDB call, its failures translated and named by table (and item)."""
-
-    @abstractmethod
-    def _key(self, item: ExpiryItem, suffix: str = "") -> dict[str, Any]:
-        """The item's key in DynamoDB's form (`suffix`: a tombstone's kept twin)."""
 
     def sweep(self, now: datetime) -> list[ExpiryItem]:
         """Remove scheduled items whose time has passed, as TTL would (TTL may lag by days).

@@ -5,32 +5,19 @@ that name (the original tool's) is a setting to fix, said so (exit code 2)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from central.aws.expiry_item import TTL_ATTRIBUTE
+from central.aws.expiry_table_part import TablePart
 from central.aws.original_table import refuse_foreign_schema
 from central.aws.retry_marks import INDEX, INDEX_ATTRIBUTES
 from central.domain.errors import SettingsError
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-    from central.aws.expiry_item import ExpiryItem
-
-
-class TableSetup(ABC):
+class TableSetup(TablePart):
     """What `ExpiryTable` does to the table itself, rather than to its items."""
-
-    _db: DynamoDBClient
-    name: str
-
-    @abstractmethod
-    def _call(self, operation: str, item: ExpiryItem | None = None) -> AbstractContextManager[None]:
-        """One DynamoDB call, its failures translated and named by table (and item)."""
 
     # -- set-up ---------------------------------------------------------------------------------
     def create(self) -> bool:
