@@ -30,6 +30,8 @@ from central.cli import restore as restoring
 from central.cli.progress import Progress
 from central.cli.run_printer import RunPrinter
 from central.deploy import command as deploying
+from central.deploy import options as deploy_options
+from central.deploy import packaging
 from central.domain import bounds, crypto
 from central.domain.errors import IkrError, SettingsError, UsageError
 from central.domain.mailed_values import mailed_values
@@ -163,10 +165,10 @@ def parser() -> argparse.ArgumentParser:
     migrating.add_parser(commands, account=_account_id, admin_role=ADMIN_ROLE)
     restoring.add_parser(commands, account=_account_id)
     exposing.add_parser(commands, account=_account_id)
-    deploying.add_package_arguments(
+    packaging.add_package_arguments(
         commands.add_parser("package", help="build the Lambda artifact (code + dependencies for its runtime)")
     )
-    deploying.add_deploy_arguments(
+    deploy_options.add_deploy_arguments(
         commands.add_parser("deploy", help="upload the artifact, deploy the central stack and the member-role StackSet")
     )
     return top
@@ -359,7 +361,7 @@ _COMMANDS = {
     "import-original": migrating.import_command,
     "restore": restoring.restore_command,
     "exposed": exposing.exposed_command,
-    "package": deploying.package,
+    "package": packaging.package,
     "deploy": deploying.deploy,
 }
 

@@ -12,7 +12,8 @@ import pytest
 from central.aws.deploy_target import Caller, Organization
 from central.aws.errors import AwsAccessDenied
 from central.cli.main import parser
-from central.deploy.command import management_account_hint, options_from, organization_of, standalone_parameters
+from central.deploy.command import management_account_hint, organization_of, standalone_parameters
+from central.deploy.options import options_from
 from central.domain.errors import UsageError
 
 ORG = Organization(id="o-abcdefghij", management_account_id="111111111111")

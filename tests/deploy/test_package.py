@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from central.deploy import artifact, bytecode, template, trim
-from central.deploy.command import build_artifact
+from central.deploy.packaging import build_artifact
 from central.domain.errors import UsageError
 
 HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
