@@ -37,7 +37,7 @@ class RestoreTable:
         one of them that got there first makes this a LeaseConflict, and the restore is refused."""
         condition = "#s = :scheduled AND #e = :e"
         values: dict[str, Any] = {":scheduled": {"S": State.SCHEDULED.value}, ":e": {"N": str(item.expires_at)}}
-        names = {"#s": "state", "#e": TTL_ATTRIBUTE}
+        names = {"#e": TTL_ATTRIBUTE}
         if item.swept_at is None:
             condition += " AND attribute_not_exists(swept_at)"
         else:
@@ -47,15 +47,4 @@ class RestoreTable:
             condition += " AND #h.#ev = :ev"
             names.update({"#h": "handling", "#ev": "event"})
             values[":ev"] = {"S": item.handling.event}
-        table = self._table
-        table._conditional(
-            item,
-            "PutItem",
-            lambda: self._db.put_item(
-                TableName=table.name,
-                Item=updated.to_item(),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            ),
-        )
+        self._table._put_if(item, updated, condition, values, **names)
