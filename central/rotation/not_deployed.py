@@ -12,9 +12,12 @@ from central.aws.errors import AwsAccessDenied
 from central.domain.errors import AccountAccessError, IkrError
 from central.domain.model import Account
 
+# AssumeRole answers AccessDenied alike for a role that is not there and for one whose trust refuses
+# ikr (another ExternalId or central account): the reason names both, the likelier first.
 MEMBER_ROLE_MISSING = (
     "not deployed: StackSets never put the member role in the management account; "
-    "run `ikr deploy --management-account` with its credentials"
+    "run `ikr deploy --management-account` with its credentials (already done? then the role there does "
+    "not trust ikr: compare its ExternalId and trusted central roles with the member StackSet's)"
 )
 CENTRAL_NOT_MANAGED = (
     "not deployed: ikr works this management account with its own credentials, which may not read its "
