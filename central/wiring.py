@@ -18,6 +18,7 @@ from typing import Any
 
 from central.aws import clients as aws
 from central.aws.expiry_table import ExpiryTable
+from central.aws.quota_notices import QuotaNotices
 from central.aws.ses import TimeLeft, no_deadline
 from central.aws.sessions import Session, SessionBroker
 from central.cistores.stores import build_ci_stores
@@ -85,7 +86,10 @@ def _services(
         notifier=fan_out(build_notifier(settings, base.central), build_event_notifier(settings, base.central, clock)),
         ci=build_ci_stores(settings, base.central),  # tokens read at the first CI delivery, once per run
     )
-    mailer.on_exhausted = lambda reason: tell_mail_postponed(services.admin, services.notifier, reason)
+    notices = QuotaNotices(aws.dynamodb(base.central), base.table.name)  # one notice between a fan-out's workers
+    mailer.on_exhausted = lambda reason: tell_mail_postponed(
+        services.admin, services.notifier, reason, claim=lambda: notices.claim(services.clock())
+    )
     return services
 
 

@@ -24,6 +24,11 @@ _deserializer = TypeDeserializer()
 
 TTL_ATTRIBUTE = "expires_at"
 
+# The partition of the run's own state (the fan-out walk's position, the mail-quota notice): account
+# ids are 12 digits, so no account's items are ever here. Its items carry no `state` or `expires_at`:
+# the sweep's scan never returns them, TTL never removes them, so no REMOVE ever wakes the destructor.
+RUN_PARTITION = "#ikr-run"
+
 # The due-retries index (`central.aws.retry_marks`): sparse, so only what waits for a retry is in it.
 # Every entry has the same partition value; its sort key is when the retry is due (epoch seconds).
 RETRY_INDEX = "due-retries"

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from central.aws.errors import AwsConditionFailed, aws_call
+from central.aws.expiry_item import RUN_PARTITION
 from central.aws.org_walk import WalkCursor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-PARTITION = "#ikr-run"  # account ids are 12 digits: no account's items are ever here
+PARTITION = RUN_PARTITION
 SORT_KEY = "walk"
 
 

@@ -4,9 +4,15 @@ quota) and to the webhook, which is the channel that still works when mail does 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+
+from central.domain.errors import IkrError
 from central.notify.admin import AdminNotifier
 from central.notify.notice import Event, Notice, Notifier
 
+logger = Logger(service="ikr")
 SUBJECT = "mail quota exceeded: the rest of the run's mail is postponed"
 
 
@@ -21,8 +27,20 @@ def quota_lines(reason: str) -> list[str]:
     ]
 
 
-def tell_mail_postponed(admin: AdminNotifier, notifier: Notifier, reason: str) -> None:
-    """Tell the administrator and the webhook, once per run (QuotaGuard calls this once)."""
+def tell_mail_postponed(
+    admin: AdminNotifier, notifier: Notifier, reason: str, claim: Callable[[], bool] | None = None
+) -> bool:
+    """Tell the administrator and the webhook, once per run: QuotaGuard calls this once per invocation,
+    and `claim` (the table's one notice, `central.aws.quota_notices`) is won by one invocation of the
+    fan-out's many. A claim that fails tells anyway: a second notice is better than none. True: told."""
+    if claim is not None:
+        try:
+            if not claim():
+                logger.info("mail quota notice already sent by another invocation", extra={"reason": reason})
+                return False
+        except IkrError as exc:
+            logger.warning("mail quota notice: the claim failed, telling anyway", extra={"reason": str(exc)})
     lines = quota_lines(reason)
     admin.notify(SUBJECT, lines)
     notifier.notify(Notice(event=Event.MAIL_POSTPONED, text=f"ikr: {SUBJECT} ({reason})", details={"reason": reason}))
+    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -243,3 +244,45 @@ def test_the_account_worker_reads_its_deadline_from_the_lambda_context(
     assert len(throttle.answered) == 6
     keys = world.session(world.account_ids["dev"]).client("iam").list_access_keys(UserName="dave")
     assert len(keys["AccessKeyMetadata"]) == 1  # the new key removed again, the old one kept
+
+
+def test_the_workers_of_a_fan_out_run_tell_the_administrator_once_between_them(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Each account message is its own worker invocation with its own QuotaGuard: each meets the daily
+    quota with its first mail, and the table's one notice claim lets only the first tell. A day later
+    the quota is still used up: that run tells again."""
+    world = build_world(central, default_spec())
+    ExpiryTable(central.client("dynamodb"), TABLE).create()
+    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
+    for name, value in {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE}.items():
+        monkeypatch.setenv(name, value)
+    Faults(monkeypatch).throttle([False])  # nothing else throttled; moto leaves answered requests alone
+    throttle = SesThrottle(DAILY)
+    made = SesSender.__init__
+
+    def sender_with_quota(self: SesSender, ses: Any, time_left: TimeLeft = no_deadline) -> None:
+        made(self, ses, time_left)
+        ses.meta.events.register_first("before-send.ses.SendEmail", throttle, unique_id="test-ses-daily")
+
+    monkeypatch.setattr(SesSender, "__init__", sender_with_quota)
+
+    def work(account: str, now: datetime, run_id: str) -> None:
+        scope = resolve(Account(id=world.account_ids[account], name=account), 60, 3, standalone=True)
+        body = AccountMessage.for_work(AccountWork(scope=scope, now=now, run_id=run_id)).body()
+        monkeypatch.setenv("IKR_NOW", now.isoformat())
+        record = {"messageId": f"{run_id}-{account}", "receiptHandle": "h", "body": body, "attributes": {}}
+        account_worker.handler({"Records": [record]}, LocalLambdaContext(function_name="ikr-account-worker"))
+
+    def told() -> int:
+        return sum(1 for record in caplog.records if record.getMessage() == f"admin notice: {SUBJECT}")
+
+    work("prod", LATER, "run-1")
+    work("dev", LATER + timedelta(minutes=2), "run-1")
+    work("sandbox", LATER + timedelta(minutes=4), "run-1")
+
+    assert len(throttle.answered) == 3  # each invocation met the quota with its own first mail
+    assert told() == 1
+
+    work("prod", LATER + timedelta(days=1), "run-2")
+    assert told() == 2

@@ -25,7 +25,7 @@ POSTPONED = "the mail system's daily sending quota is used up"
 
 
 class QuotaGuard(Mailer):
-    def __init__(self, inner: Mailer, on_exhausted: Callable[[str], None] | None = None) -> None:
+    def __init__(self, inner: Mailer, on_exhausted: Callable[[str], object] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.on_exhausted = on_exhausted  # set by the wiring once the run's notifiers exist
