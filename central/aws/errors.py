@@ -58,6 +58,10 @@ NOT_FOUND_CODES = frozenset(
         "NoSuchBucket",
         "NoSuchKey",
         "AccountNotFoundException",
+        # Organizations: a child, OU or tagged node named in the request is not (any longer) in the tree.
+        "ChildNotFoundException",
+        "OrganizationalUnitNotFoundException",
+        "TargetNotFoundException",
         "StackSetNotFoundException",
         "NotFound",  # S3 HeadObject: a HEAD answer has no body, so botocore names the status
         "404",

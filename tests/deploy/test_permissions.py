@@ -395,6 +395,13 @@ def test_the_run_reached_member_accounts_and_the_central_account(recorded: Recor
         assert (True, wanted) in actions, wanted
     assert (True, "sts:AssumeRole") in actions
     assert (True, "organizations:ListRoots") in actions
+    # On demand and the exposed key: their account looked up directly, not by a walk of the tree.
+    for wanted in (
+        "organizations:DescribeAccount",
+        "organizations:ListParents",
+        "organizations:DescribeOrganizationalUnit",
+    ):
+        assert (True, wanted) in actions, wanted
     assert (True, "ses:SendEmail") in actions
     assert (True, "dynamodb:Query") in actions  # the retry run's one read, on the due-retries index
     assert (True, "secretsmanager:GetSecretValue") in actions  # the GitHub token, read once for the github: user

@@ -478,6 +478,31 @@ class Decrypt(_WorldScenario):
         return outcome
 
 
+class OnDemandRotate(_WorldScenario):
+    """`ikr rotate --now-due` for one user: the account looked up directly (DescribeAccount, ListParents
+    up to the root, each OU's name and tags), then the user rotated as a scheduled rotation is."""
+
+    name = "on-demand"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.environment(ENCRYPT_KEY_PAIR="true")
+
+    def exits(self, case: Case) -> tuple[int, ...]:
+        # Organizations says there is no such account: the refusal "account ... is not an ACTIVE account
+        # of this Organization" (README "Rotate on demand"), exit 2, the request's fault.
+        refused = case.operation == "organizations:DescribeAccount" and case.code in NOT_FOUND_CODES
+        return (0, 1, 2) if refused else (0, 1)
+
+    def run(self) -> Outcome:
+        account_id = self.world.account_ids["prod"]
+        outcome = self.capture(
+            lambda: main(["rotate", "--account", account_id, "--user", "alice", "--now-due", "--reason", "matrix"])
+        )
+        outcome.exit_code = outcome.response
+        return outcome
+
+
 class Deploy(_WorldScenario):
     """`ikr deploy`: its checks, the artifact upload, the central stack's change set, the StackSet."""
 
@@ -576,5 +601,6 @@ SCENARIOS: dict[str, type[Scenario]] = {
         DeployDryRun,
         Deploy,
         Redeploy,
+        OnDemandRotate,  # last: chosen only for the operations of the direct account lookup
     )
 }
