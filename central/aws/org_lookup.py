@@ -9,7 +9,7 @@ level up to the root one ListParents, and per OU on the way DescribeOrganization
 ListTagsForResource (its tags): 4 + 3 per OU level, whatever the size of the rest of the tree.
 
 The account comes out exactly as the walk yields it: the walk's own builders make the units and the
-account (`org_walk._unit`, `org_walk._account`), so states known not to be worked are left out the
+account (`org_walk.unit_of`, `org_walk.account_of`), so states known not to be worked are left out the
 same way. ListParents per account is what "Organizations of 10,000 accounts" rules out for a run;
 here it is one account's chain, a handful of calls.
 """
@@ -24,7 +24,7 @@ from central.aws import clients
 from central.aws.errors import AwsError, AwsNotFound, aws_call
 
 # The walk's builders, shared so an account looked up equals the walk's account field for field.
-from central.aws.org_walk import _account, _unit, resource_tags, start
+from central.aws.org_walk import account_of, resource_tags, start, unit_of
 from central.domain import account_state
 from central.domain.model import Account, OrgUnit
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 # DescribeAccount's AccountId pattern: AWS refuses anything else as invalid input, and no account has
 # such an id, so it is answered "no such account" without a call.
-_ACCOUNT_ID = re.compile(r"\d{12}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 # Organizations nests OUs at most five levels under the root; a longer chain is no Organization's.
 MAX_OU_LEVELS = 5
 
@@ -68,7 +68,7 @@ def look_up(org: OrganizationsClient, account_id: str) -> Lookup:
     if account_state.known_not_worked(account_state.state_of(described)):
         return Lookup(standalone=False)  # left out before its path costs a call, as the walk leaves it out
     path = _ous_above(org, account_id, roots.units)
-    return Lookup(standalone=False, account=_account(described, path, roots.management))
+    return Lookup(standalone=False, account=account_of(described, path, roots.management))
 
 
 def _ous_above(org: OrganizationsClient, account_id: str, roots: dict[str, OrgUnit]) -> tuple[OrgUnit, ...]:
@@ -105,4 +105,4 @@ def _ou(org: OrganizationsClient, unit_id: str) -> OrgUnit:
     """One OU as the walk builds it: its name (DescribeOrganizationalUnit) and its `IKR:` tags."""
     with aws_call("organizations:DescribeOrganizationalUnit", f"node {unit_id}"):
         described = org.describe_organizational_unit(OrganizationalUnitId=unit_id)["OrganizationalUnit"]
-    return _unit(unit_id, described.get("Name", unit_id), resource_tags(org, unit_id))
+    return unit_of(unit_id, described.get("Name", unit_id), resource_tags(org, unit_id))

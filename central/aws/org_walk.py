@@ -77,7 +77,9 @@ def start(org: OrganizationsClient) -> WalkCursor | None:
         if exc.response["Error"]["Code"] == "AWSOrganizationsNotInUseException":
             return None
         raise translate(exc, "organizations:ListRoots", "the Organization") from exc
-    units = {root["Id"]: _unit(root["Id"], root.get("Name", "Root"), resource_tags(org, root["Id"])) for root in roots}
+    units = {
+        root["Id"]: unit_of(root["Id"], root.get("Name", "Root"), resource_tags(org, root["Id"])) for root in roots
+    }
     frames = tuple(WalkFrame(path=(root["Id"],)) for root in reversed(roots))
     management = tuple(sorted({found for root in roots if (found := _management_account_id(root))}))
     return WalkCursor(frames=frames, units=units, management=management)
@@ -105,7 +107,7 @@ def _step(org: OrganizationsClient, cursor: WalkCursor) -> tuple[WalkCursor, lis
     if frame.phase == "accounts":
         page = _page(org, "ListAccountsForParent", parent, frame.token)
         path = cursor.path(frame)
-        accounts = [_account(listed, path, cursor.management) for listed in page.get("Accounts", [])]
+        accounts = [account_of(listed, path, cursor.management) for listed in page.get("Accounts", [])]
         token = page.get("NextToken")
         rest = frame.model_copy(update={"token": token} if token else {"phase": "units", "token": None})
         return _cursor((*below, rest), cursor), [account for account in accounts if account is not None]
@@ -114,7 +116,7 @@ def _step(org: OrganizationsClient, cursor: WalkCursor) -> tuple[WalkCursor, lis
     children: list[WalkFrame] = []
     for listed in page.get("OrganizationalUnits", []):
         unit_id = listed["Id"]
-        units[unit_id] = _unit(unit_id, listed.get("Name", unit_id), resource_tags(org, unit_id))
+        units[unit_id] = unit_of(unit_id, listed.get("Name", unit_id), resource_tags(org, unit_id))
         children.append(WalkFrame(path=(*frame.path, unit_id)))
     token = page.get("NextToken")
     kept = (frame.model_copy(update={"token": token}),) if token else ()
@@ -128,11 +130,11 @@ def _cursor(frames: tuple[WalkFrame, ...], before: WalkCursor, units: dict[str, 
     return WalkCursor(frames=frames, units={unit: known[unit] for unit in named}, management=before.management)
 
 
-def _unit(unit_id: str, name: str, tags: tuple[Tag, ...]) -> OrgUnit:
+def unit_of(unit_id: str, name: str, tags: tuple[Tag, ...]) -> OrgUnit:
     return OrgUnit(id=unit_id, name=name, tags=tuple(tag for tag in tags if tag.key.upper().startswith(t.PREFIX)))
 
 
-def _account(listed: dict[str, Any], path: tuple[OrgUnit, ...], management: tuple[str, ...]) -> Account | None:
+def account_of(listed: dict[str, Any], path: tuple[OrgUnit, ...], management: tuple[str, ...]) -> Account | None:
     state = account_state.state_of(listed)
     if account_state.known_not_worked(state):
         return None
