@@ -17,6 +17,7 @@ here it is one account's chain, a handful of calls.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from central.aws import clients
 from central.aws.errors import AwsError, AwsNotFound, aws_call
 
 # The walk's builders, shared so an account looked up equals the walk's account field for field.
-from central.aws.org_walk import account_of, resource_tags, start, unit_of
+from central.aws.org_walk import WalkCursor, account_of, resource_tags, start, unit_of
 from central.domain import account_state
 from central.domain.model import Account, OrgUnit
 
@@ -46,29 +47,47 @@ class Lookup:
     account: Account | None = None  # None: no account of the Organization, or one in a state not worked
 
 
-def look_up_from(central: Session, account_id: str) -> Lookup:
-    """The lookup as the central account's session sees it."""
-    return look_up(clients.organizations(central), account_id)
+@dataclass(frozen=True)
+class Lookups:
+    standalone: bool  # the caller is in no Organization: nothing was looked up
+    accounts: dict[str, Account | None]  # by id; None: not an account of the Organization worked by ikr
+
+
+def look_up_from(central: Session, account_ids: Sequence[str]) -> Lookups:
+    """The lookups as the central account's session sees them."""
+    return look_up_many(clients.organizations(central), account_ids)
+
+
+def look_up_many(org: OrganizationsClient, account_ids: Sequence[str]) -> Lookups:
+    """Each of `account_ids` as `look_up` finds it, the roots read once for all of them."""
+    roots = start(org)  # ListRoots (AWSOrganizationsNotInUseException: None) and the roots' tags
+    if roots is None:
+        return Lookups(standalone=True, accounts={})
+    return Lookups(
+        standalone=False, accounts={account_id: _found(org, account_id, roots) for account_id in account_ids}
+    )
 
 
 def look_up(org: OrganizationsClient, account_id: str) -> Lookup:
     """`account_id` as a walk of the Organization would yield it (own tags not read), or None for an
     account the Organization does not have or one in a state known not to be worked (an unknown state is
     kept, for its row to say so). Other failures come out as `AwsError`s naming the call and the node."""
-    roots = start(org)  # ListRoots (AWSOrganizationsNotInUseException: None) and the roots' tags
-    if roots is None:
-        return Lookup(standalone=True)
+    found = look_up_many(org, [account_id])
+    return Lookup(standalone=found.standalone, account=found.accounts.get(account_id))
+
+
+def _found(org: OrganizationsClient, account_id: str, roots: WalkCursor) -> Account | None:
     if not _ACCOUNT_ID.fullmatch(account_id):
-        return Lookup(standalone=False)
+        return None
     try:
         with aws_call("organizations:DescribeAccount", f"account {account_id}"):
             described: dict[str, Any] = dict(org.describe_account(AccountId=account_id)["Account"])
     except AwsNotFound:  # AccountNotFoundException: not an account of this Organization
-        return Lookup(standalone=False)
+        return None
     if account_state.known_not_worked(account_state.state_of(described)):
-        return Lookup(standalone=False)  # left out before its path costs a call, as the walk leaves it out
+        return None  # left out before its path costs a call, as the walk leaves it out
     path = _ous_above(org, account_id, roots.units)
-    return Lookup(standalone=False, account=account_of(described, path, roots.management))
+    return account_of(described, path, roots.management)
 
 
 def _ous_above(org: OrganizationsClient, account_id: str, roots: dict[str, OrgUnit]) -> tuple[OrgUnit, ...]:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from aws_lambda_powertools import Logger
 
 from central.aws.expiry_item import pending_old_keys
-from central.aws.org_lookup import look_up_from
-from central.aws.organizations import standalone_account
 from central.collaborators import Services
 from central.domain.errors import UsageError
 from central.domain.model import Account, IamUser
@@ -34,7 +32,7 @@ from central.rotation.account import new_run_id
 from central.rotation.context import RotationContext
 from central.rotation.lease import JOURNAL_STATES, in_progress_detail, lease_expired
 from central.rotation.rotate import KeyRotation
-from central.rotation.run import AccountWork, account_context, gate, scope_of
+from central.rotation.run import AccountWork, account_context, gate, named_accounts, scope_of
 
 logger = Logger(service="ikr")
 
@@ -98,14 +96,10 @@ def find_account(services: Services, account_id: str) -> tuple[Account, bool]:
     Looked up directly (`central.aws.org_lookup`: 4 Organizations calls + 3 per OU level), not by
     walking the tree: an exposed key is acted on in seconds whatever the Organization's size. A caller
     in no Organization has its own account alone, as a run does."""
-    found = look_up_from(services.central, account_id)
-    account = found.account
-    if found.standalone:
-        caller = services.broker.central_account_id
-        account = standalone_account(caller) if account_id == caller else None
-    if account is None:
+    accounts, standalone, _missing = named_accounts(services, [account_id])
+    if not accounts:
         raise OnDemandRefused(f"account {account_id} is not an ACTIVE account of this Organization")
-    return account, found.standalone
+    return accounts[0], standalone
 
 
 def managed_scope(services: Services, account: Account, standalone: bool) -> AccountScope:

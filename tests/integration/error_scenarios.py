@@ -415,6 +415,14 @@ class _ShortOfTime(LocalLambdaContext):
         return STOP_WITH_MS_LEFT - 1
 
 
+def _named_account_exits(case: Case) -> tuple[int, ...]:
+    """`ikr rotate --account A` looks A up (DescribeAccount): Organizations saying there is no such
+    account is the refusal "... not an ACTIVE account of this Organization" (README), exit 2, the
+    request's fault; anything else 0 or 1."""
+    refused = case.operation == "organizations:DescribeAccount" and case.code in NOT_FOUND_CODES
+    return (0, 1, 2) if refused else (0, 1)
+
+
 class Resume(_WorldScenario):
     """`ikr rotate` meeting a rotation an earlier run left half-way, its lease long expired: undone
     (the pending parameter removed with DeleteParameter), then the user rotated afresh."""
@@ -441,6 +449,9 @@ class Resume(_WorldScenario):
             Name=pending_name("alice"), Value="left by the earlier run", Type="SecureString"
         )
         self.names = (*self.names, pending_name("alice"))
+
+    def exits(self, case: Case) -> tuple[int, ...]:
+        return _named_account_exits(case)
 
     def run(self) -> Outcome:
         outcome = self.capture(lambda: main(["rotate", "--now", LATER.isoformat(), "--account", self._account()]))
@@ -489,10 +500,7 @@ class OnDemandRotate(_WorldScenario):
         self.environment(ENCRYPT_KEY_PAIR="true")
 
     def exits(self, case: Case) -> tuple[int, ...]:
-        # Organizations says there is no such account: the refusal "account ... is not an ACTIVE account
-        # of this Organization" (README "Rotate on demand"), exit 2, the request's fault.
-        refused = case.operation == "organizations:DescribeAccount" and case.code in NOT_FOUND_CODES
-        return (0, 1, 2) if refused else (0, 1)
+        return _named_account_exits(case)
 
     def run(self) -> Outcome:
         account_id = self.world.account_ids["prod"]

@@ -116,7 +116,23 @@ def test_a_bad_ou_tag_fails_the_accounts_below_it_naming_the_ou_and_tag(central:
     assert result.exit_code == 1
 
 
-def test_account_filter_rotates_only_the_named_accounts(central: boto3.Session):
+def test_account_filter_rotates_only_the_named_accounts(central: boto3.Session, monkeypatch: pytest.MonkeyPatch):
+    harness = clean_harness(central)
+    ids = harness.world.account_ids
+    faults = Faults(monkeypatch)
+
+    result = run_rotation(harness.services, only=[ids["dev"], ids["prod"]])
+
+    # The named accounts are looked up (central.aws.org_lookup), not found by walking every OU.
+    organizations = faults.operations("organizations")
+    assert "ListAccountsForParent" not in organizations
+    assert "ListOrganizationalUnitsForParent" not in organizations
+    assert organizations.count("ListRoots") == 1  # the roots read once for both
+    assert organizations.count("DescribeAccount") == 2
+    assert [account.account_id for account in result.accounts] == sorted([ids["dev"], ids["prod"]])
+
+
+def test_account_filter_works_the_named_account_as_a_run_would(central: boto3.Session):
     harness = clean_harness(central)
     ids = harness.world.account_ids
 
