@@ -45,7 +45,7 @@ from tests.integration.fixtures_extra import (
     row,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
-from tests.support.world import build_world
+from tests.support.world import World, build_world
 
 DUE = (("prod", "alice"), ("dev", "dave"), ("ops", "olga"))
 ADMIN = "admin@example.com"
@@ -203,27 +203,36 @@ class Invocation(LocalLambdaContext):
         return self.budget_ms - int(self.slept() * 1000)
 
 
+def _worker_world(
+    central: boto3.Session, monkeypatch: pytest.MonkeyPatch, message: bytes
+) -> tuple[World, SesThrottle, list[float]]:
+    """An Organization for the account worker handler (settings from the environment, as its Lambda
+    has them) whose every SES client answers SendEmail with SES's throttling `message`; nothing else
+    throttled, botocore's back-offs recorded rather than slept."""
+    world = build_world(central, default_spec())
+    ExpiryTable(central.client("dynamodb"), TABLE).create()
+    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
+    for name, value in {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE}.items():
+        monkeypatch.setenv(name, value)
+    sleeps = Faults(monkeypatch).throttle([False]).sleeps
+    throttle = SesThrottle(message)
+    made = SesSender.__init__
+
+    def sender_with_throttle(self: SesSender, ses: Any, time_left: TimeLeft = no_deadline) -> None:
+        made(self, ses, time_left)
+        ses.meta.events.register_first("before-send.ses.SendEmail", throttle, unique_id="test-ses-throttle")
+
+    monkeypatch.setattr(SesSender, "__init__", sender_with_throttle)
+    return world, throttle, sleeps
+
+
 def test_the_account_worker_reads_its_deadline_from_the_lambda_context(
     central: boto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
     """Through the handler and the wiring: 70 s left when dave's rotation starts (the worker starts
     no user with less than 60), and SES throttling every send. With the longest back-offs botocore
     can choose (1, 2, 4, 8, 16 s), the sixth retry would leave less than the reserve: it is not made."""
-    world = build_world(central, default_spec())
-    ExpiryTable(central.client("dynamodb"), TABLE).create()
-    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    for name, value in {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE}.items():
-        monkeypatch.setenv(name, value)
-    faults = Faults(monkeypatch)
-    sleeps = faults.throttle([False]).sleeps
-    throttle = SesThrottle(RATE)
-    made = SesSender.__init__
-
-    def sender_with_throttle(self: SesSender, ses: Any, time_left: TimeLeft = no_deadline) -> None:
-        made(self, ses, time_left)
-        ses.meta.events.register_first("before-send.ses.SendEmail", throttle, unique_id="test-ses-rate")
-
-    monkeypatch.setattr(SesSender, "__init__", sender_with_throttle)
+    world, throttle, sleeps = _worker_world(central, monkeypatch, RATE)
     monkeypatch.setattr(
         botocore.retries.standard.ExponentialBackoff,
         "delay_amount",
@@ -252,20 +261,7 @@ def test_the_workers_of_a_fan_out_run_tell_the_administrator_once_between_them(
     """Each account message is its own worker invocation with its own QuotaGuard: each meets the daily
     quota with its first mail, and the table's one notice claim lets only the first tell. A day later
     the quota is still used up: that run tells again."""
-    world = build_world(central, default_spec())
-    ExpiryTable(central.client("dynamodb"), TABLE).create()
-    central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    for name, value in {"MAIL_FROM": "ikr@example.com", "IAM_KEY_ROTATOR_TABLE": TABLE}.items():
-        monkeypatch.setenv(name, value)
-    Faults(monkeypatch).throttle([False])  # nothing else throttled; moto leaves answered requests alone
-    throttle = SesThrottle(DAILY)
-    made = SesSender.__init__
-
-    def sender_with_quota(self: SesSender, ses: Any, time_left: TimeLeft = no_deadline) -> None:
-        made(self, ses, time_left)
-        ses.meta.events.register_first("before-send.ses.SendEmail", throttle, unique_id="test-ses-daily")
-
-    monkeypatch.setattr(SesSender, "__init__", sender_with_quota)
+    world, throttle, _sleeps = _worker_world(central, monkeypatch, DAILY)
 
     def work(account: str, now: datetime, run_id: str) -> None:
         scope = resolve(Account(id=world.account_ids[account], name=account), 60, 3, standalone=True)
