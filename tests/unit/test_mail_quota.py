@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from central.aws.errors import AwsThrottled
 from central.domain.errors import DeliveryError, MailQuotaExceeded
+from central.notify.admin import AdminNotifier
 from central.notify.mailers.base import Mail, Mailer
 from central.notify.mailers.quota import POSTPONED, QuotaGuard
 from central.notify.mailers.smtp import SmtpMailer
+from central.notify.notice import Event, Notice, Notifier
+from central.notify.quota_notice import tell_mail_postponed
 from central.settings import SmtpProtocol
 from tests.unit.test_mailers import MAIL, free_port
 
@@ -88,3 +92,34 @@ def test_a_notice_that_fails_never_changes_the_mails_outcome():
     guard = QuotaGuard(Counting(quota_after=0), broken)
     with pytest.raises(MailQuotaExceeded):  # still the quota refusal, not an uncertain delivery
         guard.send(MAIL)
+
+
+class _Told(Notifier):
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def notify(self, notice: Notice) -> bool:
+        self.notices.append(notice)
+        return True
+
+
+def _claim_raising() -> bool:
+    raise AwsThrottled("dynamodb:PutItem", "table ikr-expiry mail-quota notice", "Rate exceeded")
+
+
+@pytest.mark.parametrize(
+    ("claim", "told"),
+    [
+        pytest.param(None, True, id="no-claim"),  # a command's run: its own guard is the only one
+        pytest.param(lambda: True, True, id="claim-won"),
+        pytest.param(lambda: False, False, id="claim-lost"),  # another worker of the fan-out told already
+        pytest.param(_claim_raising, True, id="claim-failed"),  # a second notice is better than none
+    ],
+)
+def test_the_quota_notice_is_told_by_whoever_wins_the_claim(claim: Any, told: bool):
+    notifier = _Told()
+    admin = AdminNotifier(Counting(quota_after=0), None)
+
+    assert tell_mail_postponed(admin, notifier, "Daily message quota exceeded", claim=claim) is told
+
+    assert [notice.event for notice in notifier.notices] == ([Event.MAIL_POSTPONED] if told else [])
