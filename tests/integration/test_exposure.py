@@ -18,26 +18,15 @@ import pytest
 from central.aws.expiry_item import ExpiryItem, State, epoch, from_epoch
 from central.aws.stream_pump import LocalLambdaContext
 from central.domain.exposure import parse_exposure
-from central.notify.notice import Event, Notice, Notifier
+from central.notify.notice import Event
 from central.retirement.destroy import DestroyContext, Destroyed, destroy
 from central.rotation.exposure import ExposureNotFinished, Handled, handle_exposure
 from central.rotation.on_demand import OnDemand, rotate_on_demand
 from handlers import rotator
 from tests.integration.conftest import TABLE, Harness
+from tests.support.notices import RecordingNotifier
 
 SAMPLE = Path(__file__).parents[1] / "data" / "health_credentials_exposed.json"
-
-
-class RecordingNotifier(Notifier):
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return True
-
-    def of(self, event: Event) -> list[Notice]:
-        return [notice for notice in self.notices if notice.event is event]
 
 
 def health_event(account_id: str, key_id: str) -> dict[str, Any]:

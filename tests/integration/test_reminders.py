@@ -20,7 +20,7 @@ from central.aws.reminders import Reminder, is_reminder
 from central.aws.stream_pump import LocalLambdaContext
 from central.clock import fixed_clock
 from central.domain.results import Outcome
-from central.notify.notice import Event, Notice, Notifier
+from central.notify.notice import Event
 from central.report.collect import Reading, collect_report
 from central.report.render_html import render_html
 from central.report.render_text import render_csv, render_table
@@ -28,21 +28,13 @@ from central.rotation.run import run_rotation
 from handlers import destructor
 from tests.integration.conftest import TABLE, Harness, make_harness
 from tests.integration.faults import Faults
+from tests.support.notices import RecordingNotifier
 from tests.support.world import AccountSpec, OrgSpec, UserSpec
 
 TODAY = datetime.now(UTC)
 IN_WINDOW = TODAY + timedelta(days=56)  # due on day 61: 5 days ahead
 DUE = TODAY + timedelta(days=62)
 NO_WAIT = Reading(wait_seconds=0, sleep=lambda _: None)
-
-
-class RecordingNotifier(Notifier):
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return True
 
 
 def reminder_mails(harness: Harness) -> list[str]:

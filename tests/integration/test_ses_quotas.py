@@ -29,7 +29,7 @@ from central.domain.results import Outcome
 from central.domain.scope import resolve
 from central.notify.mailers.quota import QuotaGuard
 from central.notify.mailers.ses import SesMailer
-from central.notify.notice import Event, Notice, Notifier
+from central.notify.notice import Event
 from central.notify.quota_notice import SUBJECT, tell_mail_postponed
 from central.rotation.account_queue import AccountMessage
 from central.rotation.run import AccountWork, run_rotation
@@ -45,6 +45,7 @@ from tests.integration.fixtures_extra import (
     row,
     shared_botocore_loader,  # noqa: F401 - autouse: shared service models (speed)
 )
+from tests.support.notices import RecordingNotifier
 from tests.support.world import World, build_world
 
 DUE = (("prod", "alice"), ("dev", "dave"), ("ops", "olga"))
@@ -77,21 +78,12 @@ class SesThrottle:
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Body(error))
 
 
-class Recorder(Notifier):
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return True
-
-
-def _ses_harness(central: boto3.Session, time_left: TimeLeft = no_deadline) -> tuple[Harness, Recorder]:
+def _ses_harness(central: boto3.Session, time_left: TimeLeft = no_deadline) -> tuple[Harness, RecordingNotifier]:
     """A clean Organization whose mail goes through SES behind the run's QuotaGuard, as the wiring
     builds it (`central.wiring._services`)."""
     harness = clean_harness(central, ADMIN_EMAIL=ADMIN)
     central.client("ses").verify_email_identity(EmailAddress="ikr@example.com")
-    recorder = Recorder()
+    recorder = RecordingNotifier()
     guard = QuotaGuard(SesMailer(SesSender(aws.ses(central), time_left), "ikr@example.com"))
     harness.services.mailer = guard
     harness.services.notifier = recorder

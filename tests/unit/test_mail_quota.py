@@ -16,9 +16,10 @@ from central.notify.admin import AdminNotifier
 from central.notify.mailers.base import Mail, Mailer
 from central.notify.mailers.quota import POSTPONED, QuotaGuard
 from central.notify.mailers.smtp import SmtpMailer
-from central.notify.notice import Event, Notice, Notifier
+from central.notify.notice import Event
 from central.notify.quota_notice import tell_mail_postponed
 from central.settings import SmtpProtocol
+from tests.support.notices import RecordingNotifier
 from tests.unit.test_mailers import MAIL, free_port
 
 
@@ -94,15 +95,6 @@ def test_a_notice_that_fails_never_changes_the_mails_outcome():
         guard.send(MAIL)
 
 
-class _Told(Notifier):
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return True
-
-
 def _claim_raising() -> bool:
     raise AwsThrottled("dynamodb:PutItem", "table ikr-expiry mail-quota notice", "Rate exceeded")
 
@@ -117,7 +109,7 @@ def _claim_raising() -> bool:
     ],
 )
 def test_the_quota_notice_is_told_by_whoever_wins_the_claim(claim: Any, told: bool):
-    notifier = _Told()
+    notifier = RecordingNotifier()
     admin = AdminNotifier(Counting(quota_after=0), None)
 
     assert tell_mail_postponed(admin, notifier, "Daily message quota exceeded", claim=claim) is told

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from central.cli.progress import Progress
 from central.domain.results import AccountResult, AccountStatus, Outcome, RunResult, UserResult
 from central.notify.admin import AdminNotifier
-from central.notify.notice import Event, Notice, Notifier
+from central.notify.notice import Event
 from central.notify.run_notices import MAX_NOTICE_LINES, failure_lines, notify_failures, run_metrics, tell_the_run
 from central.report.rows import AccountRow, AccountState
+from tests.support.notices import RecordingNotifier
 from tests.unit.test_admin_notice import Box
 
 
@@ -116,17 +117,8 @@ def test_a_long_list_is_cut_with_a_pointer_to_the_report():
     assert "... and 5 more: see `ikr report`" in box.sent[0].text
 
 
-class Hook(Notifier):
-    def __init__(self) -> None:
-        self.notices: list[Notice] = []
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return True
-
-
 def test_every_real_run_posts_its_summary_to_the_webhook_and_a_dry_run_does_not():
-    hook = Hook()
+    hook = RecordingNotifier()
     result = run(account("111111111111", Outcome.ROTATED, Outcome.FAILED), account("222222222222", Outcome.NOT_DUE))
 
     assert tell_the_run(hook, result) is True
