@@ -8,19 +8,10 @@ from typing import Any
 from central.domain import redaction
 from central.notify.event_bus import DETAIL_TYPES, detail_type, event_detail, fallback_detail_type
 from central.notify.fan_out import FanOutNotifier, fan_out
-from central.notify.notice import Event, Notice, Notifier, NullNotifier
+from central.notify.notice import Event, Notice, NullNotifier
+from tests.support.notices import RecordingNotifier
 
 NOW = datetime(2027, 3, 11, 12, 0, tzinfo=UTC)
-
-
-class Keeping(Notifier):
-    def __init__(self, answer: bool = True) -> None:
-        self.notices: list[Notice] = []
-        self.answer = answer
-
-    def notify(self, notice: Notice) -> bool:
-        self.notices.append(notice)
-        return self.answer
 
 
 def test_every_event_has_its_own_documented_detail_type():
@@ -77,7 +68,7 @@ def test_a_secret_the_run_knows_never_reaches_the_detail():
 
 
 def test_the_fan_out_gives_every_channel_every_notice_even_after_one_failed():
-    failing, working = Keeping(answer=False), Keeping()
+    failing, working = RecordingNotifier(answer=False), RecordingNotifier()
     notifier = fan_out(NullNotifier(), failing, working)
     assert isinstance(notifier, FanOutNotifier)
     notice = Notice(event=Event.RESTORED, text="restored")
