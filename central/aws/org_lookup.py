@@ -42,12 +42,6 @@ MAX_OU_LEVELS = 5
 
 
 @dataclass(frozen=True)
-class Lookup:
-    standalone: bool  # the caller is in no Organization: nothing was looked up
-    account: Account | None = None  # None: no account of the Organization, or one in a state not worked
-
-
-@dataclass(frozen=True)
 class Lookups:
     standalone: bool  # the caller is in no Organization: nothing was looked up
     accounts: dict[str, Account | None]  # by id; None: not an account of the Organization worked by ikr
@@ -59,21 +53,16 @@ def look_up_from(central: Session, account_ids: Sequence[str]) -> Lookups:
 
 
 def look_up_many(org: OrganizationsClient, account_ids: Sequence[str]) -> Lookups:
-    """Each of `account_ids` as `look_up` finds it, the roots read once for all of them."""
+    """Each of `account_ids` as a walk of the Organization would yield it (own tags not read), the roots
+    read once for all of them; None for an account the Organization does not have or one in a state
+    known not to be worked (an unknown state is kept, for its row to say so). Other failures come out as
+    `AwsError`s naming the call and the node."""
     roots = start(org)  # ListRoots (AWSOrganizationsNotInUseException: None) and the roots' tags
     if roots is None:
         return Lookups(standalone=True, accounts={})
     return Lookups(
         standalone=False, accounts={account_id: _found(org, account_id, roots) for account_id in account_ids}
     )
-
-
-def look_up(org: OrganizationsClient, account_id: str) -> Lookup:
-    """`account_id` as a walk of the Organization would yield it (own tags not read), or None for an
-    account the Organization does not have or one in a state known not to be worked (an unknown state is
-    kept, for its row to say so). Other failures come out as `AwsError`s naming the call and the node."""
-    found = look_up_many(org, [account_id])
-    return Lookup(standalone=found.standalone, account=found.accounts.get(account_id))
 
 
 def _found(org: OrganizationsClient, account_id: str, roots: WalkCursor) -> Account | None:

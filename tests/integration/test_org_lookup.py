@@ -17,7 +17,7 @@ import boto3
 import botocore.handlers
 import pytest
 
-from central.aws.org_lookup import look_up
+from central.aws.org_lookup import look_up_many
 from central.collaborators import Services
 from central.domain.model import Account
 from central.rotation.on_demand import OnDemand, OnDemandRefused, find_account, rotate_on_demand
@@ -223,7 +223,7 @@ def test_states_are_judged_as_the_walk_judges_them(tree: Tree, services: Service
 def test_a_caller_in_no_organization_finds_its_own_account_only(central: boto3.Session) -> None:
     services, _ = make_services(central)
     own = services.broker.central_account_id
-    assert look_up(central.client("organizations"), own).standalone
+    assert look_up_many(central.client("organizations"), [own]).standalone
 
     found, standalone = find_account(services, own)
 
